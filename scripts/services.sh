@@ -1,0 +1,39 @@
+# Starts (installing from Debian's archive when missing) the real services the tests use. Source it.
+# Each function is a no-op when the service already answers.
+
+apt_install() {
+  if ! command -v apt-get >/dev/null; then say "cannot install $* (no apt-get): install it yourself"; exit 1; fi
+  say "installing $* from Debian's archive"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 ||
+    { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; }
+}
+
+# PostgreSQL at 127.0.0.1:5432 accepting user postgres without a password (CLOUDCLAUDE_TEST_POSTGRES_URL
+# points the tests elsewhere, in which case nothing is started here).
+ensure_postgres() {
+  if [ -n "${CLOUDCLAUDE_TEST_POSTGRES_URL:-}" ]; then return 0; fi
+  if pg_ready; then return 0; fi
+  local fresh=0
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt_install postgresql
+    fresh=1
+  fi
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  if [ "$fresh" = 1 ]; then
+    # A cluster we just created for the tests: let local TCP connections in as postgres without a password.
+    sed -i '1i host all postgres 127.0.0.1/32 trust' "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  say "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+  for _ in $(seq 1 50); do pg_ready && return 0; sleep 0.2; done
+  say "PostgreSQL did not come up on 127.0.0.1:5432"; exit 1
+}
+
+pg_ready() {
+  if command -v pg_isready >/dev/null; then
+    pg_isready -q -h 127.0.0.1 -p 5432 -U postgres
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+  fi
+}

@@ -1,0 +1,64 @@
+import { Command, CommanderError } from "commander";
+import { ConfigError, describeConfig, type LoadedConfig, loadConfig } from "../config/index.ts";
+import { errorMessage } from "../shared/errors.ts";
+import { createLogger } from "../shared/logger.ts";
+import { migrateToLatest, openDatabase } from "../store/index.ts";
+import { runServe } from "./serve.ts";
+
+const program = new Command("cloudclaude")
+  .description("CloudClaude: Claude Code from LINE, Slack, Discord and Telegram.")
+  .option("-c, --config <file>", "dotenv-format config file (default: ./.env when present); environment wins")
+  .showHelpAfterError()
+  .exitOverride();
+
+function load(): LoadedConfig {
+  const { config: file } = program.opts<{ config?: string }>();
+  return loadConfig({ env: process.env, cwd: process.cwd(), file });
+}
+
+program
+  .command("serve")
+  .description("Run everything in one process: webhooks, router, agents, delivery, console.")
+  .action(async () => {
+    const { config } = load();
+    await runServe(config, createLogger({ level: config.log.level }));
+  });
+
+const configCommand = program.command("config").description("Inspect the configuration.");
+configCommand
+  .command("check")
+  .description("Validate the configuration and print the effective values, secrets masked.")
+  .action(() => {
+    const loaded = load();
+    for (const line of describeConfig(loaded)) console.log(line);
+    console.log("\nconfiguration OK");
+  });
+
+program
+  .command("migrate")
+  .description("Apply pending database migrations and exit (serve also does this on start).")
+  .action(async () => {
+    const { config } = load();
+    const handle = openDatabase(config.database);
+    try {
+      const { applied } = await migrateToLatest(handle);
+      console.log(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
+    } finally {
+      await handle.db.destroy();
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here with code 0; usage errors were already printed by commander.
+    process.exitCode = error.exitCode;
+  } else if (error instanceof ConfigError) {
+    for (const problem of error.problems) console.error(`config error: ${problem}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`cloudclaude: ${errorMessage(error)}`);
+    process.exitCode = 1;
+  }
+}

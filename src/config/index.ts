@@ -1,0 +1,3 @@
+export { describeConfig, maskSecret } from "./describe.ts";
+export { type Config, ConfigError, type DatabaseConfig, type LoadedConfig, loadConfig } from "./load.ts";
+export { VARIABLE_NAMES, VARIABLES, type VariableName, type VariableSpec } from "./variables.ts";

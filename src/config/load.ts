@@ -1,0 +1,133 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseEnv } from "node:util";
+import type { LogLevel } from "../shared/logger.ts";
+import { type ParsedVariables, VARIABLE_NAMES, VARIABLES, type VariableName } from "./variables.ts";
+
+/** The typed configuration every component receives from the composition root. */
+export interface Config {
+  /** Absolute path. */
+  readonly dataDir: string;
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string | undefined;
+  };
+  readonly database: DatabaseConfig;
+  readonly log: { readonly level: LogLevel };
+  readonly shutdownTimeoutMs: number;
+}
+
+export type DatabaseConfig =
+  | { readonly kind: "sqlite"; readonly path: string }
+  | { readonly kind: "postgres"; readonly url: string };
+
+/** Where a variable's effective value came from, as `config check` reports it. */
+export type ValueSource = "environment" | "file" | "default" | "unset";
+
+export interface LoadedConfig {
+  readonly config: Config;
+  /** Each variable's raw effective value and its source, for `config check`. */
+  readonly sources: Record<VariableName, { raw: string | undefined; source: ValueSource }>;
+  /** The config file that was read, if any. */
+  readonly file: string | undefined;
+}
+
+export interface LoadConfigOptions {
+  /** Usually `process.env`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /**
+   * A dotenv-format file. When given explicitly it must exist. When absent, `CLOUDCLAUDE_CONFIG_FILE` names
+   * it, else `./.env` is read if present. Values from the environment win over the file.
+   */
+  readonly file?: string | undefined;
+}
+
+/** A configuration problem; `message` holds one line per bad variable, each naming it and the fix. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join("\n"));
+    this.problems = problems;
+  }
+}
+
+export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+  const { env, cwd } = options;
+  const file = resolveConfigFile(options);
+  const fromFile = file ? readConfigFile(file) : {};
+
+  const problems: string[] = [];
+  const parsed: Partial<Record<VariableName, unknown>> = {};
+  const sources = {} as LoadedConfig["sources"];
+
+  for (const name of VARIABLE_NAMES) {
+    const spec = VARIABLES[name];
+    const fromEnv = nonEmpty(env[name]);
+    const fileValue = nonEmpty(fromFile[name]);
+    const def: string | undefined = "default" in spec ? spec.default : undefined;
+    const raw = fromEnv ?? fileValue ?? def;
+    const source: ValueSource =
+      fromEnv !== undefined
+        ? "environment"
+        : fileValue !== undefined
+          ? "file"
+          : def !== undefined
+            ? "default"
+            : "unset";
+    sources[name] = { raw, source };
+    if (raw === undefined) continue;
+
+    const result = spec.schema.safeParse(raw.trim());
+    if (result.success) {
+      parsed[name] = result.data;
+    } else {
+      const shown = "secret" in spec && spec.secret ? "(hidden)" : JSON.stringify(raw);
+      const where = source === "file" ? ` (from ${file})` : "";
+      problems.push(`${name}=${shown}${where} is invalid: expected ${spec.expect}. ${spec.fix}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const v = parsed as ParsedVariables;
+  const dataDir = path.resolve(cwd, v.CLOUDCLAUDE_DATA_DIR);
+  const config: Config = {
+    dataDir,
+    http: { host: v.CLOUDCLAUDE_HOST, port: v.CLOUDCLAUDE_PORT, publicUrl: v.CLOUDCLAUDE_PUBLIC_URL },
+    database: v.DATABASE_URL
+      ? { kind: "postgres", url: v.DATABASE_URL }
+      : { kind: "sqlite", path: path.join(dataDir, "cloudclaude.db") },
+    log: { level: v.LOG_LEVEL },
+    shutdownTimeoutMs: v.CLOUDCLAUDE_SHUTDOWN_TIMEOUT_MS,
+  };
+  return { config, sources, file };
+}
+
+function resolveConfigFile(options: LoadConfigOptions): string | undefined {
+  const explicit = options.file ?? nonEmpty(options.env.CLOUDCLAUDE_CONFIG_FILE);
+  if (explicit !== undefined) {
+    const resolved = path.resolve(options.cwd, explicit);
+    if (!existsSync(resolved)) {
+      throw new ConfigError([
+        `Config file ${resolved} does not exist. Fix the path given by --config or CLOUDCLAUDE_CONFIG_FILE.`,
+      ]);
+    }
+    return resolved;
+  }
+  const implicit = path.join(options.cwd, ".env");
+  return existsSync(implicit) ? implicit : undefined;
+}
+
+function readConfigFile(file: string): Record<string, string | undefined> {
+  try {
+    return parseEnv(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new ConfigError([`Config file ${file} cannot be read: ${(error as Error).message}`]);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}

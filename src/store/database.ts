@@ -1,0 +1,82 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Migrator } from "kysely/migration";
+import pg from "pg";
+import type { DatabaseConfig } from "../config/index.ts";
+import { migrationProvider } from "./migrations/index.ts";
+import type { Database } from "./schema.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+/** An open connection (pool) to the store's database, shared by every repository over it. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  readonly migrator: Migrator;
+}
+
+const PG_INT8_OID = 20;
+
+/**
+ * Opens SQLite (creating its directory) or a PostgreSQL pool. Nothing is migrated here; call
+ * `migrateToLatest`. Every external call has a timeout (DESIGN §3.9): connect and statement timeouts on
+ * PostgreSQL, a busy timeout on SQLite.
+ */
+export function openDatabase(config: DatabaseConfig): DatabaseHandle {
+  let db: Kysely<Database>;
+  if (config.kind === "sqlite") {
+    mkdirSync(path.dirname(config.path), { recursive: true });
+    db = new Kysely<Database>({
+      dialect: new SqliteDialect({
+        database: async () => {
+          const sqlite = new SQLite(config.path, { timeout: 5_000 });
+          // WAL lets readers run beside the writer; synchronous=FULL makes each commit durable against
+          // power loss, not just a process crash (the inbox acknowledges webhooks only after commit).
+          sqlite.pragma("journal_mode = WAL");
+          sqlite.pragma("synchronous = FULL");
+          sqlite.pragma("foreign_keys = ON");
+          return sqlite;
+        },
+      }),
+    });
+  } else {
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: 10,
+      connectionTimeoutMillis: 5_000,
+      statement_timeout: 30_000,
+      idle_in_transaction_session_timeout: 60_000,
+      // BIGINT columns hold millisecond times, well inside Number's exact range.
+      types: {
+        getTypeParser: (oid: number, format?: "text" | "binary") =>
+          oid === PG_INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? "text"),
+      } as pg.CustomTypesConfig,
+    });
+    // An idle client losing its connection emits 'error' on the pool; without a listener that kills the process.
+    pool.on("error", () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const migrator = new Migrator({ db, provider: migrationProvider(config.kind) });
+  return { db, dialect: config.kind, migrator };
+}
+
+export interface MigrationReport {
+  readonly applied: string[];
+}
+
+/** Applies every pending migration in one go; safe to call from several processes at once. */
+export async function migrateToLatest(handle: DatabaseHandle): Promise<MigrationReport> {
+  const { error, results } = await handle.migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName;
+    throw new Error(
+      `Database migration ${failed ?? ""} failed: ${(error as Error).message ?? String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return { applied: (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName) };
+}

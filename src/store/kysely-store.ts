@@ -1,0 +1,272 @@
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import { ConflictError, errorMessage } from "../shared/errors.ts";
+import type { DatabaseHandle } from "./database.ts";
+import type {
+  Conversation,
+  ConversationKind,
+  ConversationRepository,
+  Identity,
+  IdentityRepository,
+  Platform,
+  Store,
+  StoreHealth,
+  User,
+  UserRepository,
+} from "./port.ts";
+import type { ConversationRow, Database, IdentityRow, UserRow } from "./schema.ts";
+
+/** The Store over Kysely; the SQL is dialect-neutral, so one class serves SQLite and PostgreSQL. */
+export class KyselyStore implements Store {
+  readonly dialect: "sqlite" | "postgres";
+  readonly users: UserRepository;
+  readonly identities: IdentityRepository;
+  readonly conversations: ConversationRepository;
+  readonly #handle: DatabaseHandle;
+  readonly #now: () => number;
+  #closing: Promise<void> | undefined;
+
+  constructor(handle: DatabaseHandle, options: { now?: () => number } = {}) {
+    this.#handle = handle;
+    this.#now = options.now ?? Date.now;
+    this.dialect = handle.dialect;
+    this.users = new KyselyUsers(handle.db);
+    this.identities = new KyselyIdentities(handle.db, this.#now);
+    this.conversations = new KyselyConversations(handle.db, this.#now);
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      const migrations = await this.#handle.migrator.getMigrations();
+      const applied = migrations.filter((m) => m.executedAt !== undefined).length;
+      return {
+        ok: applied === migrations.length,
+        dialect: this.dialect,
+        appliedMigrations: applied,
+        pendingMigrations: migrations.length - applied,
+      };
+    } catch (error) {
+      return {
+        ok: false,
+        dialect: this.dialect,
+        appliedMigrations: 0,
+        pendingMigrations: 0,
+        error: errorMessage(error),
+      };
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#handle.db.destroy();
+    return this.#closing;
+  }
+}
+
+class KyselyUsers implements UserRepository {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async get(id: string): Promise<User | undefined> {
+    const row = await this.#db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toUser(row);
+  }
+}
+
+class KyselyIdentities implements IdentityRepository {
+  readonly #db: Kysely<Database>;
+  readonly #now: () => number;
+  constructor(db: Kysely<Database>, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  async find(platform: Platform, platformUserId: string): Promise<Identity | undefined> {
+    const row = await this.#db
+      .selectFrom("identities")
+      .selectAll()
+      .where("platform", "=", platform)
+      .where("platform_user_id", "=", platformUserId)
+      .executeTakeFirst();
+    return row && toIdentity(row);
+  }
+
+  async listForUser(userId: string): Promise<Identity[]> {
+    const rows = await this.#db
+      .selectFrom("identities")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .orderBy("created_at")
+      .orderBy("platform")
+      .execute();
+    return rows.map(toIdentity);
+  }
+
+  async resolveUser(input: {
+    platform: Platform;
+    platformUserId: string;
+    displayName?: string | null;
+  }): Promise<User> {
+    const existing = await this.#userOf(input.platform, input.platformUserId);
+    if (existing) return existing;
+
+    // Race-free creation: insert the user and the identity in one transaction; if another caller linked
+    // the identity first, `do nothing` inserts no identity row and we roll our user back and read theirs.
+    const created = await this.#db
+      .transaction()
+      .execute(async (trx) => {
+        const now = this.#now();
+        const user: UserRow = { id: randomUUID(), display_name: input.displayName ?? null, created_at: now };
+        await trx.insertInto("users").values(user).execute();
+        const linked = await trx
+          .insertInto("identities")
+          .values({
+            platform: input.platform,
+            platform_user_id: input.platformUserId,
+            user_id: user.id,
+            display_name: input.displayName ?? null,
+            created_at: now,
+          })
+          .onConflict((oc) => oc.columns(["platform", "platform_user_id"]).doNothing())
+          .returning("user_id")
+          .executeTakeFirst();
+        if (!linked) throw new LostRace();
+        return toUser(user);
+      })
+      .catch((error: unknown) => {
+        if (error instanceof LostRace) return undefined;
+        throw error;
+      });
+    if (created) return created;
+    const winner = await this.#userOf(input.platform, input.platformUserId);
+    if (!winner)
+      throw new Error(`identity ${input.platform}:${input.platformUserId} vanished while resolving`);
+    return winner;
+  }
+
+  async link(input: {
+    platform: Platform;
+    platformUserId: string;
+    userId: string;
+    displayName?: string | null;
+  }): Promise<Identity> {
+    const inserted = await this.#db
+      .insertInto("identities")
+      .values({
+        platform: input.platform,
+        platform_user_id: input.platformUserId,
+        user_id: input.userId,
+        display_name: input.displayName ?? null,
+        created_at: this.#now(),
+      })
+      .onConflict((oc) => oc.columns(["platform", "platform_user_id"]).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return toIdentity(inserted);
+    const current = await this.find(input.platform, input.platformUserId);
+    if (current && current.userId === input.userId) return current;
+    throw new ConflictError(`${input.platform}:${input.platformUserId} is already linked to another user`);
+  }
+
+  async #userOf(platform: Platform, platformUserId: string): Promise<User | undefined> {
+    const row = await this.#db
+      .selectFrom("identities")
+      .innerJoin("users", "users.id", "identities.user_id")
+      .select(["users.id", "users.display_name", "users.created_at"])
+      .where("identities.platform", "=", platform)
+      .where("identities.platform_user_id", "=", platformUserId)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+}
+
+class LostRace extends Error {}
+
+class KyselyConversations implements ConversationRepository {
+  readonly #db: Kysely<Database>;
+  readonly #now: () => number;
+  constructor(db: Kysely<Database>, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  async get(key: string): Promise<Conversation | undefined> {
+    const row = await this.#db
+      .selectFrom("conversations")
+      .selectAll()
+      .where("key", "=", key)
+      .executeTakeFirst();
+    return row && toConversation(row);
+  }
+
+  async upsert(input: {
+    key: string;
+    platform: Platform;
+    kind: ConversationKind;
+    title?: string | null;
+  }): Promise<Conversation> {
+    const now = this.#now();
+    const row = await this.#db
+      .insertInto("conversations")
+      .values({
+        key: input.key,
+        platform: input.platform,
+        kind: input.kind,
+        title: input.title ?? null,
+        agent_session_id: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc.column("key").doUpdateSet((eb) => ({
+          // Keep a known title when the caller has none to offer.
+          title: input.title === undefined ? eb.ref("conversations.title") : input.title,
+          updated_at: now,
+          version: eb(eb.ref("conversations.version"), "+", 1),
+        })),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toConversation(row);
+  }
+
+  async setAgentSession(key: string, sessionId: string | null): Promise<void> {
+    const result = await this.#db
+      .updateTable("conversations")
+      .set((eb) => ({
+        agent_session_id: sessionId,
+        updated_at: this.#now(),
+        version: eb(eb.ref("version"), "+", 1),
+      }))
+      .where("key", "=", key)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw new Error(`conversation ${key} does not exist`);
+  }
+}
+
+function toUser(row: UserRow): User {
+  return { id: row.id, displayName: row.display_name, createdAt: row.created_at };
+}
+
+function toIdentity(row: IdentityRow): Identity {
+  return {
+    platform: row.platform as Platform,
+    platformUserId: row.platform_user_id,
+    userId: row.user_id,
+    displayName: row.display_name,
+    createdAt: row.created_at,
+  };
+}
+
+function toConversation(row: ConversationRow): Conversation {
+  return {
+    key: row.key,
+    platform: row.platform as Platform,
+    kind: row.kind as ConversationKind,
+    title: row.title,
+    agentSessionId: row.agent_session_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

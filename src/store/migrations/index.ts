@@ -1,0 +1,25 @@
+import type { Kysely } from "kysely";
+import type { Migration as KyselyMigration, MigrationProvider } from "kysely/migration";
+import { initial } from "./0001_initial.ts";
+
+/**
+ * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
+ * order, and each one runs on both SQLite and PostgreSQL; branch on `dialect` only where SQL differs.
+ */
+export interface Migration {
+  readonly name: string;
+  // Migrations see the database as it was when they were written, not today's `Database` type.
+  up(db: Kysely<unknown>, dialect: "sqlite" | "postgres"): Promise<void>;
+}
+
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, KyselyMigration> = {};
+      for (const m of MIGRATIONS) out[m.name] = { up: (db) => m.up(db as Kysely<unknown>, dialect) };
+      return out;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { Generated, Insertable, Selectable } from "kysely";
+
+/**
+ * Table shapes as Kysely sees them. Times are milliseconds since the epoch in a 64-bit integer column
+ * (SQLite INTEGER, PostgreSQL BIGINT read back as a JS number), so both dialects compare them the same way.
+ */
+export interface Database {
+  users: UsersTable;
+  identities: IdentitiesTable;
+  conversations: ConversationsTable;
+}
+
+export interface UsersTable {
+  id: string;
+  display_name: string | null;
+  created_at: number;
+}
+
+export interface IdentitiesTable {
+  platform: string;
+  platform_user_id: string;
+  user_id: string;
+  display_name: string | null;
+  created_at: number;
+}
+
+export interface ConversationsTable {
+  key: string;
+  platform: string;
+  kind: string;
+  title: string | null;
+  /** The Claude Code session this conversation resumes, set by the agent after its first turn. */
+  agent_session_id: string | null;
+  created_at: number;
+  updated_at: number;
+  /** Bumped on every write; lets later code detect concurrent updates. */
+  version: Generated<number>;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type ConversationRow = Selectable<ConversationsTable>;
