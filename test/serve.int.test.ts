@@ -37,7 +37,7 @@ describe("cloudclaude serve (the real executable)", () => {
       const port = await freePort();
       const proc = startCli(["serve"], { DATABASE_URL: db.url, CLOUDCLAUDE_PORT: String(port) });
       await waitForOk(`http://127.0.0.1:${port}/readyz`, proc);
-      const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json();
+      const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { checks: unknown[] };
       expect(ready.checks[0]).toMatchObject({
         ok: true,
         detail: { dialect: "postgres", pendingMigrations: 0 },
