@@ -10,13 +10,19 @@ const cwd = "/srv/cc";
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {
     const { config } = loadConfig({ env: {}, cwd });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       dataDir: "/srv/cc/data",
       http: { host: "127.0.0.1", port: 8080, publicUrl: undefined },
       database: { kind: "sqlite", path: "/srv/cc/data/cloudclaude.db" },
       log: { level: "info" },
       shutdownTimeoutMs: 10_000,
+      inbox: { maxAttempts: 5, retentionMs: 48 * 3_600_000 },
     });
+    // No platform is on until its secret is set.
+    expect(config.platforms.line.channelSecret).toBeUndefined();
+    expect(config.platforms.slack.signingSecret).toBeUndefined();
+    expect(config.platforms.discord).toMatchObject({ publicKey: undefined, gateway: true });
+    expect(config.platforms.telegram).toMatchObject({ webhookSecret: undefined, mode: "webhook" });
   });
 
   it("selects PostgreSQL from a postgres:// DATABASE_URL", () => {
@@ -51,6 +57,12 @@ describe("loadConfig", () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(pattern);
     expect(problems[0]).not.toContain("\n");
+  });
+
+  it("checks rules across variables", () => {
+    expect(() => loadConfig({ env: { TELEGRAM_MODE: "polling" }, cwd })).toThrow(
+      /^TELEGRAM_MODE=polling needs TELEGRAM_BOT_TOKEN\./,
+    );
   });
 
   it("reports every bad variable at once", () => {

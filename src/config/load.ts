@@ -16,6 +16,35 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly log: { readonly level: LogLevel };
   readonly shutdownTimeoutMs: number;
+  readonly inbox: { readonly maxAttempts: number; readonly retentionMs: number };
+  readonly platforms: PlatformsConfig;
+}
+
+/**
+ * A platform's webhook is enabled by its verification secret being set (LINE channel secret, Slack signing
+ * secret, Discord public key, Telegram webhook secret); long-lived transports by their tokens.
+ */
+export interface PlatformsConfig {
+  readonly line: { readonly channelSecret: string | undefined; readonly botUserId: string | undefined };
+  readonly slack: {
+    readonly signingSecret: string | undefined;
+    readonly appToken: string | undefined;
+    readonly apiUrl: string;
+  };
+  readonly discord: {
+    readonly publicKey: string | undefined;
+    readonly applicationId: string | undefined;
+    readonly botToken: string | undefined;
+    readonly gateway: boolean;
+    readonly apiUrl: string;
+  };
+  readonly telegram: {
+    readonly webhookSecret: string | undefined;
+    readonly botToken: string | undefined;
+    readonly mode: "webhook" | "polling";
+    readonly botUsername: string | undefined;
+    readonly apiRoot: string;
+  };
 }
 
 export type DatabaseConfig =
@@ -92,6 +121,10 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const v = parsed as ParsedVariables;
+  if (v.TELEGRAM_MODE === "polling" && !v.TELEGRAM_BOT_TOKEN) {
+    problems.push("TELEGRAM_MODE=polling needs TELEGRAM_BOT_TOKEN. Set the token from @BotFather, or use TELEGRAM_MODE=webhook.");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, v.CLOUDCLAUDE_DATA_DIR);
   const config: Config = {
     dataDir,
@@ -101,6 +134,25 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       : { kind: "sqlite", path: path.join(dataDir, "cloudclaude.db") },
     log: { level: v.LOG_LEVEL },
     shutdownTimeoutMs: v.CLOUDCLAUDE_SHUTDOWN_TIMEOUT_MS,
+    inbox: { maxAttempts: v.INBOX_MAX_ATTEMPTS, retentionMs: v.INBOX_RETENTION_HOURS * 3_600_000 },
+    platforms: {
+      line: { channelSecret: v.LINE_CHANNEL_SECRET, botUserId: v.LINE_BOT_USER_ID },
+      slack: { signingSecret: v.SLACK_SIGNING_SECRET, appToken: v.SLACK_APP_TOKEN, apiUrl: v.SLACK_API_URL },
+      discord: {
+        publicKey: v.DISCORD_PUBLIC_KEY?.toLowerCase(),
+        applicationId: v.DISCORD_APPLICATION_ID,
+        botToken: v.DISCORD_BOT_TOKEN,
+        gateway: v.DISCORD_GATEWAY === "on",
+        apiUrl: v.DISCORD_API_URL,
+      },
+      telegram: {
+        webhookSecret: v.TELEGRAM_WEBHOOK_SECRET,
+        botToken: v.TELEGRAM_BOT_TOKEN,
+        mode: v.TELEGRAM_MODE,
+        botUsername: v.TELEGRAM_BOT_USERNAME,
+        apiRoot: v.TELEGRAM_API_ROOT,
+      },
+    },
   };
   return { config, sources, file };
 }

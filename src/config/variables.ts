@@ -14,7 +14,7 @@ export interface VariableSpec {
   readonly default?: string;
   /** Masked in `config check` and never logged. */
   readonly secret?: boolean;
-  readonly group: "Server" | "Storage" | "Logging";
+  readonly group: "Server" | "Storage" | "Inbox" | "LINE" | "Slack" | "Discord" | "Telegram" | "Logging";
   readonly description: string;
   readonly expect: string;
   readonly fix: string;
@@ -22,6 +22,8 @@ export interface VariableSpec {
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveMs = z.coerce.number().int().min(0).max(3_600_000);
+const onOff = z.enum(["on", "off"]);
+const apiBase = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ""));
 
 export const VARIABLES = {
   CLOUDCLAUDE_DATA_DIR: {
@@ -75,6 +77,138 @@ export const VARIABLES = {
     description: "How long a graceful shutdown waits for in-flight work before closing anyway.",
     expect: "milliseconds, an integer from 0 to 3600000",
     fix: "Use e.g. 10000.",
+  },
+  INBOX_MAX_ATTEMPTS: {
+    schema: z.coerce.number().int().min(1).max(100),
+    default: "5",
+    group: "Inbox",
+    description: "Failed attempts after which an inbound message goes to the dead letters (`cloudclaude inbox dead`).",
+    expect: "an integer from 1 to 100",
+    fix: "Use e.g. 5.",
+  },
+  INBOX_RETENTION_HOURS: {
+    schema: z.coerce.number().int().min(24).max(24 * 90),
+    default: "48",
+    group: "Inbox",
+    description: "How long handled messages (and so their dedupe keys) are kept. At least 24 h: platforms retry for up to a day.",
+    expect: "hours, an integer from 24 to 2160",
+    fix: "Use e.g. 48.",
+  },
+  LINE_CHANNEL_SECRET: {
+    schema: z.string().min(8),
+    secret: true,
+    group: "LINE",
+    description: "Channel secret (LINE Developers Console > Basic settings). Enables POST /webhooks/line.",
+    expect: "the channel secret",
+    fix: "Copy it from the console's Basic settings tab.",
+  },
+  LINE_BOT_USER_ID: {
+    schema: z.string().regex(/^U[0-9a-f]{32}$/),
+    group: "LINE",
+    description: "The bot's user id; webhooks whose `destination` differs are refused.",
+    expect: "U followed by 32 hex digits",
+    fix: "Copy 'Your user ID' from the console's Basic settings tab, or unset it.",
+  },
+  SLACK_SIGNING_SECRET: {
+    schema: z.string().min(8),
+    secret: true,
+    group: "Slack",
+    description: "Signing secret (Slack app > Basic Information). Enables POST /webhooks/slack.",
+    expect: "the signing secret",
+    fix: "Copy it from the app's Basic Information page.",
+  },
+  SLACK_APP_TOKEN: {
+    schema: z.string().startsWith("xapp-"),
+    secret: true,
+    group: "Slack",
+    description: "App-level token with connections:write. When set, events also arrive over Socket Mode.",
+    expect: "a token starting with xapp-",
+    fix: "Create one under Basic Information > App-Level Tokens, or unset it.",
+  },
+  SLACK_API_URL: {
+    schema: apiBase,
+    default: "https://slack.com/api",
+    group: "Slack",
+    description: "Slack Web API base URL (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://slack.com/api.",
+  },
+  DISCORD_PUBLIC_KEY: {
+    schema: z.string().regex(/^[0-9a-fA-F]{64}$/),
+    group: "Discord",
+    description: "Application public key (Developer Portal > General Information). Enables POST /webhooks/discord.",
+    expect: "64 hex digits",
+    fix: "Copy the Public Key from the Developer Portal.",
+  },
+  DISCORD_APPLICATION_ID: {
+    schema: z.string().regex(/^\d{15,22}$/),
+    group: "Discord",
+    description: "Application id; also the bot's user id, used to spot mentions and drop the bot's own messages.",
+    expect: "a numeric snowflake id",
+    fix: "Copy the Application ID from the Developer Portal.",
+  },
+  DISCORD_BOT_TOKEN: {
+    schema: z.string().min(20),
+    secret: true,
+    group: "Discord",
+    description: "Bot token. Needed for the Gateway (ordinary messages) and for replies.",
+    expect: "the bot token",
+    fix: "Reset and copy it under Bot > Token in the Developer Portal.",
+  },
+  DISCORD_GATEWAY: {
+    schema: onOff,
+    default: "on",
+    group: "Discord",
+    description: "Connect to the Gateway for guild and DM messages when DISCORD_BOT_TOKEN is set.",
+    expect: "on or off",
+    fix: "Use on, or off to take only slash commands over HTTP.",
+  },
+  DISCORD_API_URL: {
+    schema: apiBase,
+    default: "https://discord.com/api",
+    group: "Discord",
+    description: "Discord REST base URL (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://discord.com/api.",
+  },
+  TELEGRAM_BOT_TOKEN: {
+    schema: z.string().regex(/^\d+:[A-Za-z0-9_-]{20,}$/),
+    secret: true,
+    group: "Telegram",
+    description: "Bot token from @BotFather. Needed for long polling and for replies.",
+    expect: "a token like 123456:ABC-DEF…",
+    fix: "Copy it from @BotFather (/token).",
+  },
+  TELEGRAM_WEBHOOK_SECRET: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/),
+    secret: true,
+    group: "Telegram",
+    description: "The secret_token given to setWebhook. Enables POST /webhooks/telegram.",
+    expect: "1-256 characters of A-Z, a-z, 0-9, _ and -",
+    fix: "Generate one, e.g. `openssl rand -hex 32`, and pass the same value to setWebhook.",
+  },
+  TELEGRAM_MODE: {
+    schema: z.enum(["webhook", "polling"]),
+    default: "webhook",
+    group: "Telegram",
+    description: "webhook: Telegram POSTs to us. polling: we call getUpdates (no public URL needed).",
+    expect: "webhook or polling",
+    fix: "Use polling when this server has no public HTTPS URL.",
+  },
+  TELEGRAM_BOT_USERNAME: {
+    schema: z.string().regex(/^@?[A-Za-z0-9_]{5,32}$/).transform((u) => u.replace(/^@/, "")),
+    group: "Telegram",
+    description: "The bot's @username, to recognise mentions in groups.",
+    expect: "a Telegram username",
+    fix: "Use the bot's username from @BotFather, without or with the @.",
+  },
+  TELEGRAM_API_ROOT: {
+    schema: apiBase,
+    default: "https://api.telegram.org",
+    group: "Telegram",
+    description: "Bot API root (change only for a local Bot API server or a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://api.telegram.org.",
   },
   LOG_LEVEL: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),

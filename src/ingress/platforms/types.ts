@@ -1,0 +1,41 @@
+import type { InboundEvent } from "../event.ts";
+
+/** What a webhook endpoint receives: the exact body bytes (signatures are over them) and the headers. */
+export interface WebhookRequest {
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  /** ms since epoch; also the clock for timestamp windows. */
+  readonly receivedAt: number;
+}
+
+/**
+ * The verdict on one webhook request. `rejected` stores nothing. `accepted` means: store `events` durably
+ * (possibly none, e.g. a ping or an ignored event type), then answer with `response`.
+ */
+export type WebhookResult =
+  | { readonly kind: "rejected"; readonly status: 400 | 401 | 403; readonly reason: string }
+  | { readonly kind: "accepted"; readonly events: readonly InboundEvent[]; readonly response: WebhookResponse };
+
+export interface WebhookResponse {
+  readonly status: 200 | 204;
+  /** JSON bodies are given as values and serialised by the route; text as a string. */
+  readonly json?: unknown;
+  readonly text?: string;
+}
+
+/**
+ * One platform's webhook: verify the signature on the raw bytes (constant time) before parsing anything,
+ * then normalise. Must never reject on any input: every client fault is a `rejected` result with 400/401.
+ */
+export interface WebhookPlatform {
+  readonly platform: "line" | "slack" | "discord" | "telegram";
+  handle(request: WebhookRequest): Promise<WebhookResult>;
+}
+
+export const ok = (response: WebhookResponse = { status: 200 }, events: readonly InboundEvent[] = []): WebhookResult => ({
+  kind: "accepted",
+  events,
+  response,
+});
+
+export const reject = (status: 400 | 401 | 403, reason: string): WebhookResult => ({ kind: "rejected", status, reason });
