@@ -122,7 +122,9 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
 
   const v = parsed as ParsedVariables;
   if (v.TELEGRAM_MODE === "polling" && !v.TELEGRAM_BOT_TOKEN) {
-    problems.push("TELEGRAM_MODE=polling needs TELEGRAM_BOT_TOKEN. Set the token from @BotFather, or use TELEGRAM_MODE=webhook.");
+    problems.push(
+      "TELEGRAM_MODE=polling needs TELEGRAM_BOT_TOKEN. Set the token from @BotFather, or use TELEGRAM_MODE=webhook.",
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, v.CLOUDCLAUDE_DATA_DIR);

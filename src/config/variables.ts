@@ -82,15 +82,21 @@ export const VARIABLES = {
     schema: z.coerce.number().int().min(1).max(100),
     default: "5",
     group: "Inbox",
-    description: "Failed attempts after which an inbound message goes to the dead letters (`cloudclaude inbox dead`).",
+    description:
+      "Failed attempts after which an inbound message goes to the dead letters (`cloudclaude inbox dead`).",
     expect: "an integer from 1 to 100",
     fix: "Use e.g. 5.",
   },
   INBOX_RETENTION_HOURS: {
-    schema: z.coerce.number().int().min(24).max(24 * 90),
+    schema: z.coerce
+      .number()
+      .int()
+      .min(24)
+      .max(24 * 90),
     default: "48",
     group: "Inbox",
-    description: "How long handled messages (and so their dedupe keys) are kept. At least 24 h: platforms retry for up to a day.",
+    description:
+      "How long handled messages (and so their dedupe keys) are kept. At least 24 h: platforms retry for up to a day.",
     expect: "hours, an integer from 24 to 2160",
     fix: "Use e.g. 48.",
   },
@@ -136,14 +142,16 @@ export const VARIABLES = {
   DISCORD_PUBLIC_KEY: {
     schema: z.string().regex(/^[0-9a-fA-F]{64}$/),
     group: "Discord",
-    description: "Application public key (Developer Portal > General Information). Enables POST /webhooks/discord.",
+    description:
+      "Application public key (Developer Portal > General Information). Enables POST /webhooks/discord.",
     expect: "64 hex digits",
     fix: "Copy the Public Key from the Developer Portal.",
   },
   DISCORD_APPLICATION_ID: {
     schema: z.string().regex(/^\d{15,22}$/),
     group: "Discord",
-    description: "Application id; also the bot's user id, used to spot mentions and drop the bot's own messages.",
+    description:
+      "Application id; also the bot's user id, used to spot mentions and drop the bot's own messages.",
     expect: "a numeric snowflake id",
     fix: "Copy the Application ID from the Developer Portal.",
   },
@@ -196,7 +204,10 @@ export const VARIABLES = {
     fix: "Use polling when this server has no public HTTPS URL.",
   },
   TELEGRAM_BOT_USERNAME: {
-    schema: z.string().regex(/^@?[A-Za-z0-9_]{5,32}$/).transform((u) => u.replace(/^@/, "")),
+    schema: z
+      .string()
+      .regex(/^@?[A-Za-z0-9_]{5,32}$/)
+      .transform((u) => u.replace(/^@/, "")),
     group: "Telegram",
     description: "The bot's @username, to recognise mentions in groups.",
     expect: "a Telegram username",

@@ -45,6 +45,7 @@ export interface ConversationRef {
 }
 
 export interface Sender {
+  /** Empty when the platform withholds it (LINE group members on clients that do not share their id). */
   readonly platformUserId: string;
   readonly displayName?: string;
   /** A locale hint for replies (Telegram `language_code`, Discord `locale`), when the platform gives one. */

@@ -14,7 +14,11 @@ export interface WebhookRequest {
  */
 export type WebhookResult =
   | { readonly kind: "rejected"; readonly status: 400 | 401 | 403; readonly reason: string }
-  | { readonly kind: "accepted"; readonly events: readonly InboundEvent[]; readonly response: WebhookResponse };
+  | {
+      readonly kind: "accepted";
+      readonly events: readonly InboundEvent[];
+      readonly response: WebhookResponse;
+    };
 
 export interface WebhookResponse {
   readonly status: 200 | 204;
@@ -32,10 +36,27 @@ export interface WebhookPlatform {
   handle(request: WebhookRequest): Promise<WebhookResult>;
 }
 
-export const ok = (response: WebhookResponse = { status: 200 }, events: readonly InboundEvent[] = []): WebhookResult => ({
+export const ok = (
+  response: WebhookResponse = { status: 200 },
+  events: readonly InboundEvent[] = [],
+): WebhookResult => ({
   kind: "accepted",
   events,
   response,
 });
 
-export const reject = (status: 400 | 401 | 403, reason: string): WebhookResult => ({ kind: "rejected", status, reason });
+export const reject = (status: 400 | 401 | 403, reason: string): WebhookResult => ({
+  kind: "rejected",
+  status,
+  reason,
+});
+
+/**
+ * The result of normalising an already-authenticated payload, shared by webhooks and the long-lived
+ * transports (Socket Mode, Gateway, long polling) so both produce identical events and dedupe keys.
+ * `ok: false` means the payload is malformed (a webhook answers 400); unknown event types are `ok` with no
+ * events.
+ */
+export type ParseOutcome =
+  | { readonly ok: true; readonly events: InboundEvent[] }
+  | { readonly ok: false; readonly reason: string };
