@@ -8,6 +8,32 @@ export interface Database {
   users: UsersTable;
   identities: IdentitiesTable;
   conversations: ConversationsTable;
+  inbox_items: InboxItemsTable;
+  inbox_conversations: InboxConversationsTable;
+}
+
+export interface InboxItemsTable {
+  id: Generated<number>;
+  platform: string;
+  event_id: string;
+  conversation_key: string;
+  /** The `InboundEvent` as JSON. */
+  payload: string;
+  status: "pending" | "done" | "dead";
+  /** Deliveries so far (incremented at claim, so a consumer that dies mid-item still counts). */
+  attempts: number;
+  available_at: number;
+  received_at: number;
+  finished_at: number | null;
+  last_error: string | null;
+}
+
+export interface InboxConversationsTable {
+  key: string;
+  ready_at: number | null;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
 }
 
 export interface UsersTable {
