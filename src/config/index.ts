@@ -1,3 +1,10 @@
 export { describeConfig, maskSecret } from "./describe.ts";
-export { type Config, ConfigError, type DatabaseConfig, type LoadedConfig, loadConfig } from "./load.ts";
+export {
+  type Config,
+  ConfigError,
+  type DatabaseConfig,
+  type LoadedConfig,
+  loadConfig,
+  type PlatformsConfig,
+} from "./load.ts";
 export { VARIABLE_NAMES, VARIABLES, type VariableName, type VariableSpec } from "./variables.ts";

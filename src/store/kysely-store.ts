@@ -8,6 +8,7 @@ import type {
   ConversationRepository,
   Identity,
   IdentityRepository,
+  KeyValueRepository,
   Platform,
   Store,
   StoreHealth,
@@ -22,6 +23,7 @@ export class KyselyStore implements Store {
   readonly users: UserRepository;
   readonly identities: IdentityRepository;
   readonly conversations: ConversationRepository;
+  readonly transportState: KeyValueRepository;
   readonly #handle: DatabaseHandle;
   readonly #now: () => number;
   #closing: Promise<void> | undefined;
@@ -33,6 +35,7 @@ export class KyselyStore implements Store {
     this.users = new KyselyUsers(handle.db);
     this.identities = new KyselyIdentities(handle.db, this.#now);
     this.conversations = new KyselyConversations(handle.db, this.#now);
+    this.transportState = new KyselyTransportState(handle.db, this.#now);
   }
 
   async health(): Promise<StoreHealth> {
@@ -242,6 +245,38 @@ class KyselyConversations implements ConversationRepository {
       .where("key", "=", key)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) throw new Error(`conversation ${key} does not exist`);
+  }
+}
+
+class KyselyTransportState implements KeyValueRepository {
+  readonly #db: Kysely<Database>;
+  readonly #now: () => number;
+  constructor(db: Kysely<Database>, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const row = await this.#db
+      .selectFrom("transport_state")
+      .select("value")
+      .where("key", "=", key)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value);
+    const now = this.#now();
+    await this.#db
+      .insertInto("transport_state")
+      .values({ key, value: json, updated_at: now })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: json, updated_at: now }))
+      .execute();
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#db.deleteFrom("transport_state").where("key", "=", key).execute();
   }
 }
 

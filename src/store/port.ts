@@ -73,6 +73,13 @@ export interface ConversationRepository {
   setAgentSession(key: string, sessionId: string | null): Promise<void>;
 }
 
+/** Small JSON values under a key, e.g. a transport's resume cursor. Last write wins. */
+export interface KeyValueRepository {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 export interface StoreHealth {
   readonly ok: boolean;
   readonly dialect: "sqlite" | "postgres";
@@ -86,6 +93,8 @@ export interface Store {
   readonly users: UserRepository;
   readonly identities: IdentityRepository;
   readonly conversations: ConversationRepository;
+  /** Cursors of the long-lived transports (table `transport_state`). */
+  readonly transportState: KeyValueRepository;
   /** Reachable and fully migrated? Never throws. */
   health(): Promise<StoreHealth>;
   /** Idempotent. */

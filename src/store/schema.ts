@@ -10,6 +10,14 @@ export interface Database {
   conversations: ConversationsTable;
   inbox_items: InboxItemsTable;
   inbox_conversations: InboxConversationsTable;
+  transport_state: TransportStateTable;
+}
+
+export interface TransportStateTable {
+  key: string;
+  /** JSON. */
+  value: string;
+  updated_at: number;
 }
 
 export interface InboxItemsTable {

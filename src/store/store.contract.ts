@@ -116,6 +116,15 @@ export function describeStoreContract(
       expect((await store.users.get(user.id))?.displayName).toBe("陳小明 🚀");
     });
 
+    it("keeps transport cursors as JSON, last write wins", async () => {
+      expect(await store.transportState.get("discord:gateway")).toBeUndefined();
+      await store.transportState.set("discord:gateway", { sessionId: "abc", sequence: 41 });
+      await store.transportState.set("discord:gateway", { sessionId: "abc", sequence: 42 });
+      expect(await store.transportState.get("discord:gateway")).toEqual({ sessionId: "abc", sequence: 42 });
+      await store.transportState.delete("discord:gateway");
+      expect(await store.transportState.get("discord:gateway")).toBeUndefined();
+    });
+
     it("closes idempotently", async () => {
       const extra = await openStore(database);
       await Promise.all([extra.store.close(), extra.store.close()]);

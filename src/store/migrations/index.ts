@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { Migration as KyselyMigration, MigrationProvider } from "kysely/migration";
 import { initial } from "./0001_initial.ts";
 import { inbox } from "./0002_inbox.ts";
+import { transportState } from "./0003_transport_state.ts";
 
 /**
  * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
@@ -13,7 +14,7 @@ export interface Migration {
   up(db: Kysely<unknown>, dialect: "sqlite" | "postgres"): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, inbox];
+export const MIGRATIONS: readonly Migration[] = [initial, inbox, transportState];
 
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {
   return {
