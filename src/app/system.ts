@@ -2,8 +2,10 @@ import type { Hono } from "hono";
 import type { Config } from "../config/index.ts";
 import { createHttpApp } from "../http/app.ts";
 import { type RunningServer, startHttpServer } from "../http/server.ts";
+import { createInbox, type Inbox } from "../inbox/index.ts";
+import { createWebhookPlatforms, mountWebhookRoutes } from "../ingress/index.ts";
 import type { Logger } from "../shared/logger.ts";
-import { createMetrics } from "../shared/metrics.ts";
+import { createMetrics, registerInboxGauges } from "../shared/metrics.ts";
 import { openStore, type Store } from "../store/index.ts";
 
 /**
@@ -12,6 +14,7 @@ import { openStore, type Store } from "../store/index.ts";
  */
 export interface System {
   readonly store: Store;
+  readonly inbox: Inbox;
   readonly http: Hono;
   /** Starts listening; resolves with the running server. */
   listen(): Promise<RunningServer>;
@@ -24,8 +27,10 @@ export interface System {
 
 export async function createSystem(config: Config, logger: Logger): Promise<System> {
   const metrics = createMetrics();
-  const { store, appliedMigrations } = await openStore(config.database);
+  const { store, handle, appliedMigrations } = await openStore(config.database);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, "database migrated");
+  const inbox = createInbox(handle, config.inbox);
+  registerInboxGauges(metrics, inbox);
 
   const http = createHttpApp({
     logger,
@@ -40,12 +45,25 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
       },
     ],
   });
+  const platforms = createWebhookPlatforms(config.platforms);
+  mountWebhookRoutes(http, { platforms, inbox, logger, metrics });
+  logger.info(
+    { webhooks: platforms.map((p) => `/webhooks/${p.platform}`) },
+    platforms.length > 0 ? "webhook endpoints enabled" : "no chat platform configured yet (see .env.example)",
+  );
+
+  // Handled items are kept for the dedupe window, then purged.
+  const purgeTimer = setInterval(() => {
+    inbox.purge().catch((error: unknown) => logger.warn({ err: error }, "inbox purge failed"));
+  }, 15 * 60_000);
+  purgeTimer.unref();
 
   let server: RunningServer | undefined;
   let stopping: Promise<void> | undefined;
 
   return {
     store,
+    inbox,
     http,
     async listen() {
       server = await startHttpServer(http, config.http);
@@ -55,6 +73,9 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
       stopping ??= (async () => {
         const steps: Array<[string, () => Promise<void>]> = [
           ["http server", async () => server?.close(config.shutdownTimeoutMs)],
+          ["purge timer", async () => clearInterval(purgeTimer)],
+          // After the listener: requests still draining may enqueue until then.
+          ["inbox", () => inbox.close()],
           ["store", () => store.close()],
         ];
         for (const [name, step] of steps) {

@@ -3,6 +3,7 @@ import { ConfigError, describeConfig, type LoadedConfig, loadConfig } from "../c
 import { errorMessage } from "../shared/errors.ts";
 import { createLogger } from "../shared/logger.ts";
 import { migrateToLatest, openDatabase } from "../store/index.ts";
+import { registerInboxCommands } from "./inbox.ts";
 import { runServe } from "./serve.ts";
 
 const program = new Command("cloudclaude")
@@ -47,6 +48,8 @@ program
       await handle.db.destroy();
     }
   });
+
+registerInboxCommands(program, () => load().config);
 
 try {
   await program.parseAsync(process.argv);

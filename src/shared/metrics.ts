@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { InboxStats } from "../inbox/port.ts";
 
 /** One registry per process (not prom-client's global), so tests and several servers never collide. */
 export interface Metrics {
@@ -18,4 +19,29 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   return { registry, httpRequestDuration };
+}
+
+/** Inbox depth, read from the database at scrape time. */
+export function registerInboxGauges(metrics: Metrics, inbox: { stats(): Promise<InboxStats> }): void {
+  new Gauge({
+    name: "cloudclaude_inbox_items",
+    help: "Inbox items by status (pending, leased conversations, dead letters, handled and retained).",
+    labelNames: ["status"] as const,
+    registers: [metrics.registry],
+    async collect() {
+      const stats = await inbox.stats();
+      this.set({ status: "pending" }, stats.pending);
+      this.set({ status: "dead" }, stats.dead);
+      this.set({ status: "done" }, stats.done);
+      this.set({ status: "leased" }, stats.leased);
+    },
+  });
+  new Gauge({
+    name: "cloudclaude_inbox_oldest_pending_seconds",
+    help: "Age of the oldest pending inbox item.",
+    registers: [metrics.registry],
+    async collect() {
+      this.set((await inbox.stats()).oldestPendingAgeMs / 1000);
+    },
+  });
 }
