@@ -1,0 +1,131 @@
+import {
+  createDiscordTestKeys,
+  DISCORD_TEST_APPLICATION_ID,
+  type DiscordTestKeys,
+  discordSlashCommand,
+  signedDiscordRequest,
+} from "./webhooks/discord.ts";
+import {
+  LINE_TEST_BOT_USER_ID,
+  LINE_TEST_SECRET,
+  lineTextEvent,
+  lineUserSource,
+  lineWebhookBody,
+  signedLineRequest,
+} from "./webhooks/line.ts";
+import {
+  SLACK_TEST_BOT_USER_ID,
+  SLACK_TEST_CHANNEL_ID,
+  SLACK_TEST_SIGNING_SECRET,
+  SLACK_TEST_TEAM_ID,
+  signedSlackEvent,
+  slackAppMention,
+} from "./webhooks/slack.ts";
+import {
+  privateChat,
+  TELEGRAM_TEST_BOT_ID,
+  TELEGRAM_TEST_BOT_TOKEN,
+  TELEGRAM_TEST_BOT_USERNAME,
+  TELEGRAM_TEST_SECRET,
+  telegramRequest,
+  telegramTextUpdate,
+  telegramUser,
+} from "./webhooks/telegram.ts";
+
+/**
+ * Signed webhook traffic for all four platforms, as the route tests, the fuzz test, the crash test and the
+ * ingest benchmark send it: one function per platform that makes a fresh, validly signed message request
+ * and says which inbox event id it must become.
+ */
+export const WEBHOOK_PLATFORMS = ["line", "slack", "discord", "telegram"] as const;
+export type WebhookPlatformName = (typeof WEBHOOK_PLATFORMS)[number];
+
+export interface TrafficRequest {
+  readonly platform: WebhookPlatformName;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  /** The inbox `event_id` the request's event is stored under. */
+  readonly eventId: string;
+  readonly conversationKey: string;
+}
+
+export interface TestPlatforms {
+  readonly discordKeys: DiscordTestKeys;
+  /** The environment that enables all four webhooks with the test secrets. */
+  readonly env: Record<string, string>;
+  /** A fresh signed message from `user` (a small integer: each user is a DM conversation). */
+  message(platform: WebhookPlatformName, text: string, user?: number): TrafficRequest;
+}
+
+export function testPlatforms(): TestPlatforms {
+  const discordKeys = createDiscordTestKeys();
+  const env = {
+    LINE_CHANNEL_SECRET: LINE_TEST_SECRET,
+    LINE_BOT_USER_ID: LINE_TEST_BOT_USER_ID,
+    SLACK_SIGNING_SECRET: SLACK_TEST_SIGNING_SECRET,
+    DISCORD_PUBLIC_KEY: discordKeys.publicKeyHex,
+    DISCORD_APPLICATION_ID: DISCORD_TEST_APPLICATION_ID,
+    TELEGRAM_WEBHOOK_SECRET: TELEGRAM_TEST_SECRET,
+    TELEGRAM_BOT_TOKEN: TELEGRAM_TEST_BOT_TOKEN,
+    TELEGRAM_BOT_USERNAME: TELEGRAM_TEST_BOT_USERNAME,
+  };
+  return {
+    discordKeys,
+    env,
+    message(platform, text, user = 1) {
+      switch (platform) {
+        case "line": {
+          const userId = `U${user.toString(16).padStart(32, "0")}`;
+          const event = lineTextEvent({ text, source: lineUserSource(userId) });
+          const signed = signedLineRequest(lineWebhookBody([event]));
+          return {
+            platform,
+            path: "/webhooks/line",
+            ...signed,
+            eventId: String(event.webhookEventId),
+            conversationKey: `line:${LINE_TEST_BOT_USER_ID}:user:${userId}`,
+          };
+        }
+        case "slack": {
+          const envelope = slackAppMention({
+            text: `<@${SLACK_TEST_BOT_USER_ID}> ${text}`,
+            user: `U${user}`,
+          });
+          const ts = envelope.event.ts;
+          const signed = signedSlackEvent(envelope);
+          return {
+            platform,
+            path: "/webhooks/slack",
+            ...signed,
+            eventId: `msg:${SLACK_TEST_CHANNEL_ID}:${ts}`,
+            conversationKey: `slack:${SLACK_TEST_TEAM_ID}:${SLACK_TEST_CHANNEL_ID}:${ts}`,
+          };
+        }
+        case "discord": {
+          const channelId = String(1_200_000_000_000_000_000n + BigInt(user));
+          const interaction = discordSlashCommand({ prompt: text, channelId, guildId: null });
+          const signed = signedDiscordRequest(discordKeys, interaction);
+          return {
+            platform,
+            path: "/webhooks/discord",
+            ...signed,
+            eventId: String(interaction.id),
+            conversationKey: `discord:${channelId}`,
+          };
+        }
+        case "telegram": {
+          const from = telegramUser({ id: 10_000 + user });
+          const update = telegramTextUpdate({ text, from, chat: privateChat(from) });
+          return {
+            platform,
+            path: "/webhooks/telegram",
+            ...telegramRequest(update),
+            eventId: `${TELEGRAM_TEST_BOT_ID}:${update.update_id}`,
+            conversationKey: `telegram:${from.id}`,
+          };
+        }
+      }
+    },
+  };
+}
