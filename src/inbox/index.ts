@@ -9,5 +9,5 @@ export * from "./port.ts";
 export function createInbox(handle: DatabaseHandle, options: InboxOptions): Inbox {
   return handle.dialect === "postgres"
     ? new PostgresInbox(handle.db, options)
-    : new SqliteInbox(handle.db, options);
+    : new SqliteInbox(handle, options);
 }

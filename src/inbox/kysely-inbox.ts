@@ -61,7 +61,10 @@ export abstract class KyselyInbox implements Inbox {
     return (await query.executeTakeFirst())?.key;
   }
 
-  /** Inserts events in `trx`; the dedupe is the unique (platform, event_id) constraint. */
+  /**
+   * Inserts events in `trx`; the dedupe is the unique (platform, event_id) constraint. (SQLite does the
+   * same with prepared statements on its hot path; keep the two in step.)
+   */
   protected async insertEvents(trx: Trx, events: readonly InboundEvent[]): Promise<EnqueueOutcome[]> {
     const now = this.now();
     const outcomes: EnqueueOutcome[] = [];

@@ -15,6 +15,12 @@ export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
   readonly migrator: Migrator;
+  /**
+   * The SQLite connection under Kysely (SQLite only), for hot paths that run whole transactions
+   * synchronously with cached statements. Use it only inside `db.connection().execute(…)`, which holds
+   * Kysely's connection lock, so it never interleaves with a Kysely transaction.
+   */
+  readonly sqlite?: SQLite.Database;
 }
 
 const PG_INT8_OID = 20;
@@ -26,21 +32,16 @@ const PG_INT8_OID = 20;
  */
 export function openDatabase(config: DatabaseConfig): DatabaseHandle {
   let db: Kysely<Database>;
+  let sqlite: SQLite.Database | undefined;
   if (config.kind === "sqlite") {
     mkdirSync(path.dirname(config.path), { recursive: true });
-    db = new Kysely<Database>({
-      dialect: new SqliteDialect({
-        database: async () => {
-          const sqlite = new SQLite(config.path, { timeout: 5_000 });
-          // WAL lets readers run beside the writer; synchronous=FULL makes each commit durable against
-          // power loss, not just a process crash (the inbox acknowledges webhooks only after commit).
-          sqlite.pragma("journal_mode = WAL");
-          sqlite.pragma("synchronous = FULL");
-          sqlite.pragma("foreign_keys = ON");
-          return sqlite;
-        },
-      }),
-    });
+    sqlite = new SQLite(config.path, { timeout: 5_000 });
+    // WAL lets readers run beside the writer; synchronous=FULL makes each commit durable against power
+    // loss, not just a process crash (the inbox acknowledges webhooks only after commit).
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = FULL");
+    sqlite.pragma("foreign_keys = ON");
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
     const pool = new pg.Pool({
       connectionString: config.url,
@@ -59,7 +60,7 @@ export function openDatabase(config: DatabaseConfig): DatabaseHandle {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const migrator = new Migrator({ db, provider: migrationProvider(config.kind) });
-  return { db, dialect: config.kind, migrator };
+  return sqlite ? { db, dialect: config.kind, migrator, sqlite } : { db, dialect: config.kind, migrator };
 }
 
 export interface MigrationReport {
