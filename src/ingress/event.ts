@@ -4,20 +4,23 @@ import type { Platform } from "../store/port.ts";
  * One thing a person did in a chat app, in the same shape whatever the platform. Ingress produces these;
  * the inbox stores them (as JSON) and hands them to the router in order per conversation.
  *
- * The type is plain data (JSON round-trips it exactly): the inbox persists it as is.
+ * The type is plain data (JSON round-trips it, save the `raw` caveat below): the inbox persists it as is.
  */
 export interface InboundEvent {
   readonly platform: Platform;
   /**
    * The dedupe key, unique within the platform and stable across the platform's retries and redeliveries:
    * LINE `webhookEventId`; Slack `msg:<channel>:<ts>` for messages (so `message` and `app_mention` of one
-   * message collapse) else `event_id` / the action's id; Discord interaction id or message id; Telegram
-   * `update_id` (scoped by bot).
+   * message collapse), `action:<trigger_id>:<action_id>` for clicks, `command:<trigger_id>` for slash
+   * commands; Discord interaction id or message id; Telegram `<bot id>:<update_id>` (`bot:` when unknown).
    */
   readonly eventId: string;
   readonly conversation: ConversationRef;
   readonly sender: Sender;
-  /** When the platform says it happened (ms since epoch). */
+  /**
+   * When the platform says it happened (ms since epoch). Equal to `receivedAt` when the platform gives no
+   * time for the event (slash commands, Telegram callbacks, Slack clicks without `action_ts`).
+   */
   readonly occurredAt: number;
   /** When our ingress received it (ms since epoch). */
   readonly receivedAt: number;
@@ -30,7 +33,13 @@ export interface InboundEvent {
   readonly content: EventContent;
   /** How to answer in place (reply token, thread, interaction token, message id). */
   readonly reply: ReplyContext;
-  /** The platform's own payload for this event, for debugging and for fields we do not model yet. */
+  /**
+   * The platform's own payload for this event, for debugging and for fields we do not model yet, minus
+   * credentials (Slack's verification token). Always JSON-serialisable (it came from `JSON.parse` or a
+   * JSON transport: no cycles, no bigint, no functions) and nested at most 64 levels deep: the parsers refuse
+   * deeper payloads, because the inbox stores the event as JSON. (A number too large for a double, such as
+   * `1e999`, parses as `Infinity` and is stored as `null`.)
+   */
   readonly raw: unknown;
 }
 
@@ -40,12 +49,21 @@ export interface ConversationRef {
    * `slack:<team>:<channel>[:<thread ts>]`, `discord:<channel id>`, `telegram:<chat id>[:<topic id>]`.
    */
   readonly key: string;
+  /**
+   * "dm" only for a one-to-one chat between a person and the bot (LINE user source, Slack `im`, Discord DM
+   * with the bot, Telegram private chat). Everything else is "group": channels, threads, group chats and
+   * rooms, and Discord interactions with context PRIVATE_CHANNEL (group DMs and DMs between other people).
+   */
   readonly kind: "dm" | "group";
   readonly title?: string;
 }
 
 export interface Sender {
-  /** Empty when the platform withholds it (LINE group members on clients that do not share their id). */
+  /**
+   * The platform's id for the person. Empty means unknown (LINE group members on clients that do not share
+   * their id, a Telegram message without `from`): an empty id must never be linked to an identity, nor
+   * used to tell two senders apart.
+   */
   readonly platformUserId: string;
   readonly displayName?: string;
   /** A locale hint for replies (Telegram `language_code`, Discord `locale`), when the platform gives one. */
@@ -55,7 +73,10 @@ export interface Sender {
 export type EventContent =
   /** A chat message. `text` has the bot mention removed; may be empty when only attachments came. */
   | { readonly type: "message"; readonly text: string; readonly attachments: readonly Attachment[] }
-  /** A platform slash command such as Slack `/claude` or Discord `/claude prompt:…`. */
+  /**
+   * A platform slash command such as Slack `/claude …` or Discord `/claude prompt:…`. `command` is the bare
+   * command name in lower case, the same on every platform: `claude` for both (no leading slash).
+   */
   | { readonly type: "command"; readonly command: string; readonly text: string }
   /** A button press; `value` is the data we put on the button (approval ids and the like). */
   | { readonly type: "action"; readonly actionId: string; readonly value: string };
@@ -82,7 +103,10 @@ export type ReplyContext =
       readonly platform: "slack";
       readonly teamId: string;
       readonly channel: string;
-      /** The thread to answer in, when the conversation is a thread. */
+      /**
+       * The thread to answer in: the message's `thread_ts` or, for a top-level channel message, the message's
+       * own `ts` (it starts a thread). Absent for a top-level DM message, answered at top level.
+       */
       readonly threadTs?: string;
       readonly messageTs?: string;
       /** Slash commands and interactivity carry a response URL valid for 30 minutes. */

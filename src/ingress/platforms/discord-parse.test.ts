@@ -1,6 +1,13 @@
 // The Discord normalisation rules (discord-parse.ts): interactions through signed requests, Gateway messages.
 import { describe, expect, it } from "vitest";
 import {
+  mustAccept,
+  TEST_NOW as NOW,
+  TEST_NOW_S as NOW_S,
+  type SignedRequest,
+  sender,
+} from "../../../test/support/webhooks/common.ts";
+import {
   createDiscordTestKeys,
   DISCORD_TEST_APPLICATION_ID,
   DISCORD_TEST_CHANNEL_ID,
@@ -11,38 +18,22 @@ import {
   discordComponent,
   discordGatewayMessage,
   discordSlashCommand,
-  type SignedRequest,
   signedDiscordRequest,
 } from "../../../test/support/webhooks/discord.ts";
 import type { InboundEvent } from "../event.ts";
 import { createDiscordWebhook, parseDiscordGatewayMessage, parseDiscordInteraction } from "./discord.ts";
-import type { WebhookResult } from "./types.ts";
 
-const NOW_S = 1_750_000_000;
-const NOW = NOW_S * 1000;
-const STAMP = String(NOW_S);
 const keys = createDiscordTestKeys();
-const webhook = createDiscordWebhook({
-  publicKey: keys.publicKeyHex,
-  applicationId: DISCORD_TEST_APPLICATION_ID,
-});
+const send = sender(
+  createDiscordWebhook({ publicKey: keys.publicKeyHex, applicationId: DISCORD_TEST_APPLICATION_ID }),
+);
+const signed = (payload: unknown) => signedDiscordRequest(keys, payload, String(NOW_S));
 const gatewayCtx = { receivedAt: NOW, applicationId: DISCORD_TEST_APPLICATION_ID };
 
-function send(signed: SignedRequest, receivedAt = NOW): Promise<WebhookResult> {
-  return webhook.handle({
-    headers: new Headers(signed.headers),
-    body: new TextEncoder().encode(signed.body),
-    receivedAt,
-  });
-}
-
-const signed = (payload: unknown, timestamp = STAMP) => signedDiscordRequest(keys, payload, timestamp);
-
 async function accepted(request: SignedRequest): Promise<{ events: readonly InboundEvent[]; json: unknown }> {
-  const result = await send(request);
-  if (result.kind !== "accepted") throw new Error(`rejected ${result.status}: ${result.reason}`);
-  expect(result.response.status).toBe(200);
-  return { events: result.events, json: result.response.json };
+  const { response, events } = mustAccept(await send(request));
+  expect(response.status).toBe(200);
+  return { events, json: response.json };
 }
 
 function gatewayEvents(message: unknown): InboundEvent[] {

@@ -7,6 +7,15 @@ import {
 } from "discord-api-types/v10";
 import { z } from "zod";
 import type { Attachment, ConversationRef, EventContent, InboundEvent } from "../event.ts";
+import {
+  attachment,
+  attachmentKind,
+  commandName,
+  guardedParse,
+  must,
+  required,
+  stripBotMentions,
+} from "./payload.ts";
 import type { ParseOutcome } from "./types.ts";
 
 /**
@@ -14,8 +23,9 @@ import type { ParseOutcome } from "./types.ts";
  * INTERACTION_CREATE) and Gateway MESSAGE_CREATE messages.
  *
  * Rules:
- * - Slash commands (type 2) become `command` events, component clicks (type 3) `action` events; PING,
- *   autocomplete, modal submits and types Discord adds later produce no event.
+ * - Application commands (type 2) become `command` events, component clicks (type 3) `action` events;
+ *   PING, autocomplete, modal submits and types Discord adds later produce no event. The command is
+ *   `data.name` in lower case, as on Slack (context-menu names such as "Ask Claude" become "ask claude").
  * - A conversation is a channel (`discord:<channel id>`; a thread is its own channel). It is a DM when there
  *   is no guild, except for interactions in a group DM or in a DM between other people (context
  *   PRIVATE_CHANNEL, reachable by user-installed apps), which are groups.
@@ -87,7 +97,7 @@ const ComponentData = z.object({ custom_id: z.string(), values: z.array(z.string
 type Interaction = z.output<typeof Interaction>;
 
 export function parseDiscordInteraction(body: unknown, ctx: DiscordParseContext): ParseOutcome {
-  return guarded(body, () => {
+  return guardedParse(body, () => {
     const type = must(InteractionHead, body, "interaction").type;
     if (type !== InteractionType.ApplicationCommand && type !== InteractionType.MessageComponent) return [];
     const interaction = must(Interaction, body, "interaction");
@@ -143,7 +153,7 @@ function commandContent(interaction: Interaction): EventContent {
   const strings = stringOptions(data.options ?? [], 0);
   const prompt = strings.find((option) => option.name === "prompt");
   const text = prompt?.value ?? strings.map((option) => option.value).join(" ");
-  return { type: "command", command: data.name, text: text.trim() };
+  return { type: "command", command: commandName(data.name), text: text.trim() };
 }
 
 /** Discord nests options at most twice (subcommand group › subcommand › option). */
@@ -197,7 +207,7 @@ const KEPT_MESSAGE_TYPES: ReadonlySet<number> = new Set([MessageType.Default, Me
 
 /** Normalises the `d` of a Gateway MESSAGE_CREATE dispatch. */
 export function parseDiscordGatewayMessage(message: unknown, ctx: DiscordParseContext): ParseOutcome {
-  return guarded(message, () => {
+  return guardedParse(message, () => {
     const parsed = must(GatewayMessage, message, "message");
     if (!isFromPerson(parsed, ctx.applicationId)) return [];
     return [gatewayEvent(parsed, message, ctx)];
@@ -213,7 +223,7 @@ function isFromPerson(message: GatewayMessage, botId: string | undefined): boole
 function gatewayEvent(message: GatewayMessage, raw: unknown, ctx: DiscordParseContext): InboundEvent {
   const botId = ctx.applicationId;
   const dm = message.guild_id === undefined;
-  const mention = stripBotMentions(message.content, botId);
+  const mention = stripBotMentions(message.content, USER_MENTION, (id) => id === botId);
   const addressed =
     dm ||
     mention.found ||
@@ -249,24 +259,12 @@ function gatewayEvent(message: GatewayMessage, raw: unknown, ctx: DiscordParseCo
 /** `<@id>` and the legacy nickname form `<@!id>`, with the blanks after it. */
 const USER_MENTION = /<@!?(\d+)>[ \t]*/g;
 
-function stripBotMentions(text: string, botId: string | undefined): { text: string; found: boolean } {
-  let found = false;
-  const stripped = text.replace(USER_MENTION, (whole, id: string) => {
-    if (id !== botId) return whole;
-    found = true;
-    return "";
+function toAttachment(file: z.output<typeof DiscordAttachment>): Attachment {
+  return attachment(attachmentKind(file.content_type), file.url, {
+    name: file.filename,
+    mimeType: file.content_type,
+    sizeBytes: file.size,
   });
-  return { text: stripped.trim(), found };
-}
-
-function toAttachment(attachment: z.output<typeof DiscordAttachment>): Attachment {
-  return {
-    kind: attachmentKind(attachment.content_type),
-    ref: attachment.url,
-    name: attachment.filename,
-    ...(attachment.content_type === undefined ? {} : { mimeType: attachment.content_type }),
-    sizeBytes: attachment.size,
-  };
 }
 
 // ---- Shared
@@ -280,55 +278,4 @@ const DISCORD_EPOCH_MS = 1_420_070_400_000n;
 /** A snowflake's creation time: its top 42 bits are ms since the Discord epoch (2015). */
 function snowflakeMillis(id: string): number {
   return Number((BigInt(id) >> 22n) + DISCORD_EPOCH_MS);
-}
-
-// ---- Generic payload helpers
-
-/** Deeper JSON cannot be re-serialised safely by the inbox, and Discord never nests so deep. */
-const MAX_NESTING = 64;
-
-class MalformedPayload extends Error {}
-
-function guarded(payload: unknown, parse: () => InboundEvent[]): ParseOutcome {
-  try {
-    if (nestingExceeds(payload, MAX_NESTING)) return { ok: false, reason: "payload nested too deeply" };
-    return { ok: true, events: parse() };
-  } catch (error) {
-    if (error instanceof MalformedPayload) return { ok: false, reason: error.message };
-    throw error;
-  }
-}
-
-function must<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new MalformedPayload(describe(what, result.error));
-  return result.data;
-}
-
-function required<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new MalformedPayload(`missing ${what}`);
-  return value;
-}
-
-function describe(what: string, error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.map(String).join(".");
-  return `invalid ${what}${path === "" ? "" : ` at ${path}`}: ${issue.message}`;
-}
-
-function nestingExceeds(value: unknown, limit: number): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (limit === 0) return true;
-  for (const child of Object.values(value)) {
-    if (nestingExceeds(child, limit - 1)) return true;
-  }
-  return false;
-}
-
-function attachmentKind(mimeType: string | undefined): Attachment["kind"] {
-  if (mimeType === undefined) return "other";
-  const top = mimeType.split("/")[0]?.toLowerCase();
-  if (top === "image" || top === "video" || top === "audio") return top;
-  return "file";
 }

@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { discordInteractionResponse, parseDiscordInteraction } from "./discord-parse.ts";
+import { DEFAULT_MAX_SKEW_SECONDS, decodeJson, timestampProblem, webhookPlatform } from "./payload.ts";
 import { ok, reject, type WebhookPlatform, type WebhookRequest, type WebhookResult } from "./types.ts";
 
 export {
@@ -28,22 +29,12 @@ export interface DiscordWebhookOptions {
   readonly maxSkewSeconds?: number;
 }
 
-const DEFAULT_MAX_SKEW_SECONDS = 300;
-
 export function createDiscordWebhook(options: DiscordWebhookOptions): WebhookPlatform {
   const key = importDiscordPublicKey(options.publicKey);
   const maxSkewMs = (options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS) * 1000;
-  return {
-    platform: "discord",
-    async handle(request) {
-      try {
-        return handleDiscord(request, key, maxSkewMs, options.applicationId);
-      } catch {
-        // Nothing above should throw; if it does, the request is refused rather than crashing the route.
-        return reject(400, "unprocessable payload");
-      }
-    },
-  };
+  return webhookPlatform("discord", (request) =>
+    handleDiscord(request, key, maxSkewMs, options.applicationId),
+  );
 }
 
 function handleDiscord(
@@ -68,9 +59,8 @@ function checkSignature(request: WebhookRequest, key: KeyObject, maxSkewMs: numb
   const signature = request.headers.get("x-signature-ed25519");
   const timestamp = request.headers.get("x-signature-timestamp");
   if (signature === null || timestamp === null) return "missing Discord signature headers";
-  if (!/^\d{1,12}$/.test(timestamp)) return "malformed X-Signature-Timestamp";
-  if (Math.abs(request.receivedAt - Number(timestamp) * 1000) > maxSkewMs)
-    return "stale X-Signature-Timestamp";
+  const problem = timestampProblem("X-Signature-Timestamp", timestamp, request.receivedAt, maxSkewMs);
+  if (problem !== undefined) return problem;
   if (!verifyDiscordSignature(key, timestamp, request.body, signature)) return "bad signature";
   return undefined;
 }
@@ -103,17 +93,5 @@ export function verifyDiscordSignature(
     return verify(null, message, key, Buffer.from(signatureHex, "hex"));
   } catch {
     return false;
-  }
-}
-
-// ---- Body decoding
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false; reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(utf8.decode(body)) };
-  } catch {
-    return { ok: false, reason: "body is not UTF-8 JSON" };
   }
 }

@@ -1,5 +1,6 @@
 import { validateSignature } from "@line/bot-sdk";
 import { describe, expect, it } from "vitest";
+import { mustAccept, statusOf } from "../../../test/support/webhooks/common.ts";
 import {
   LINE_TEST_BOT_USER_ID,
   LINE_TEST_SECRET,
@@ -28,9 +29,9 @@ async function send(payload: unknown, options: { signature?: string | null } = {
 
 async function events(payload: unknown): Promise<readonly InboundEvent[]> {
   const result = await send(payload);
-  if (result.kind !== "accepted") throw new Error(`rejected ${result.status}: ${result.reason}`);
-  expect(result.response).toEqual({ status: 200 });
-  return result.events;
+  const { response, events: list } = mustAccept(result);
+  expect(response).toEqual({ status: 200 });
+  return list;
 }
 
 async function only(event: object): Promise<InboundEvent> {
@@ -39,8 +40,6 @@ async function only(event: object): Promise<InboundEvent> {
   if (first === undefined) throw new Error("no event");
   return first;
 }
-
-const statusOf = (r: WebhookResult): number => (r.kind === "accepted" ? r.response.status : r.status);
 
 describe("LINE signature", () => {
   // line/line-bot-sdk-nodejs test/validate-signature.spec.ts (reference §1.8).

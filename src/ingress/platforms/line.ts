@@ -3,7 +3,18 @@ import { validateSignature } from "@line/bot-sdk";
 import { z } from "zod";
 import type { Attachment, EventContent, InboundEvent, ReplyContext } from "../event.ts";
 import {
-  ok,
+  acceptOutcome,
+  attachment,
+  decodeJson,
+  describe,
+  guardedParse,
+  MalformedPayload,
+  must,
+  type Range,
+  removeRanges,
+  webhookPlatform,
+} from "./payload.ts";
+import {
   type ParseOutcome,
   reject,
   type WebhookPlatform,
@@ -40,17 +51,7 @@ export interface LineParseContext {
 
 export function createLineWebhook(options: LineWebhookOptions): WebhookPlatform {
   if (options.channelSecret === "") throw new Error("LINE channel secret must not be empty");
-  return {
-    platform: "line",
-    async handle(request) {
-      try {
-        return handleLine(request, options);
-      } catch {
-        // Nothing above should throw; if it does, the request is refused rather than crashing the route.
-        return reject(400, "unprocessable payload");
-      }
-    },
-  };
+  return webhookPlatform("line", (request) => handleLine(request, options));
 }
 
 function handleLine(request: WebhookRequest, options: LineWebhookOptions): WebhookResult {
@@ -66,8 +67,9 @@ function handleLine(request: WebhookRequest, options: LineWebhookOptions): Webho
   if (!destinationMatches(envelope.data.destination, options.botUserId)) {
     return reject(403, "destination mismatch");
   }
-  const outcome = parseLineBody(body.value, { receivedAt: request.receivedAt, botUserId: options.botUserId });
-  return outcome.ok ? ok({ status: 200 }, outcome.events) : reject(400, outcome.reason);
+  return acceptOutcome(
+    parseLineBody(body.value, { receivedAt: request.receivedAt, botUserId: options.botUserId }),
+  );
 }
 
 /**
@@ -75,21 +77,18 @@ function handleLine(request: WebhookRequest, options: LineWebhookOptions): Webho
  * here too (`ok: false`); the webhook checks it first so that it can answer 403 instead of 400.
  */
 export function parseLineBody(body: unknown, ctx: LineParseContext): ParseOutcome {
-  try {
-    if (nestingExceeds(body, MAX_NESTING)) return { ok: false, reason: "payload nested too deeply" };
+  return guardedParse(body, () => {
     const envelope = must(EnvelopeSchema, body, "body");
     if (!destinationMatches(envelope.destination, ctx.botUserId)) {
-      return { ok: false, reason: "destination mismatch" };
+      throw new MalformedPayload("destination mismatch");
     }
     const events: InboundEvent[] = [];
     for (const raw of envelope.events) {
       const event = toInboundEvent(raw, envelope.destination, ctx.receivedAt);
       if (event !== undefined) events.push(event);
     }
-    return { ok: true, events };
-  } catch (error) {
-    return { ok: false, reason: error instanceof MalformedPayload ? error.message : "unprocessable payload" };
-  }
+    return events;
+  });
 }
 
 const destinationMatches = (destination: string, botUserId: string | undefined): boolean =>
@@ -212,11 +211,7 @@ function eventBody(type: string, raw: unknown): Body | undefined {
 
 function messageBody(message: Message, id: string): Omit<Body, "source"> {
   const text = (value: string): EventContent => ({ type: "message", text: value, attachments: [] });
-  const attach = (attachment: Attachment): EventContent => ({
-    type: "message",
-    text: "",
-    attachments: [attachment],
-  });
+  const attach = (file: Attachment): EventContent => ({ type: "message", text: "", attachments: [file] });
   switch (message.type) {
     case "text": {
       const self = (message.mention?.mentionees ?? []).filter((m) => m.isSelf === true);
@@ -233,14 +228,14 @@ function messageBody(message: Message, id: string): Omit<Body, "source"> {
       const external = message.contentProvider?.type === "external";
       const ref = (external ? message.contentProvider?.originalContentUrl : undefined) ?? id;
       return {
-        content: attach({ kind: message.type, ref }),
+        content: attach(attachment(message.type, ref)),
         mentionsBot: false,
         quoteToken: message.quoteToken,
       };
     }
     case "file":
       return {
-        content: attach({ kind: "file", ref: id, name: message.fileName, sizeBytes: message.fileSize }),
+        content: attach(attachment("file", id, { name: message.fileName, sizeBytes: message.fileSize })),
         mentionsBot: false,
       };
     case "location": {
@@ -280,64 +275,4 @@ function replyContext(
     ...(replyToken === undefined ? {} : { replyToken }),
     ...(quoteToken === undefined ? {} : { quoteToken }),
   };
-}
-
-// ---- Generic payload helpers (the same in every platform module)
-
-/** Deeper JSON cannot be re-serialised by `JSON.stringify` (the inbox stores `raw`), and no platform nests so. */
-const MAX_NESTING = 64;
-
-class MalformedPayload extends Error {}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false; reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(utf8.decode(body)) };
-  } catch {
-    return { ok: false, reason: "body is not UTF-8 JSON" };
-  }
-}
-
-function must<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new MalformedPayload(describe(what, result.error));
-  return result.data;
-}
-
-function describe(what: string, error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.map(String).join(".");
-  return `invalid ${what}${path === "" ? "" : ` at ${path}`}: ${issue.message}`;
-}
-
-function nestingExceeds(value: unknown, limit: number): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (limit === 0) return true;
-  for (const child of Object.values(value)) {
-    if (nestingExceeds(child, limit - 1)) return true;
-  }
-  return false;
-}
-
-type Range = readonly [start: number, end: number];
-
-/**
- * Removes [start, end) ranges given in UTF-16 code units (invalid or overlapping ones are skipped), closes
- * the gap a removal leaves between two words, and trims.
- */
-function removeRanges(text: string, ranges: readonly Range[]): string {
-  const valid = ranges.filter(([start, end]) => start >= 0 && start < end && end <= text.length);
-  valid.sort((a, b) => b[0] - a[0]);
-  let result = text;
-  let limit = text.length;
-  for (const [start, end] of valid) {
-    if (end > limit) continue;
-    const before = result.slice(0, start);
-    const after = result.slice(end);
-    result = /\s$/.test(before) ? before + after.replace(/^[ \t]+/, "") : before + after;
-    limit = start;
-  }
-  return result.trim();
 }

@@ -1,7 +1,13 @@
 // The Slack normalisation rules (slack-parse.ts), exercised through signed webhook requests.
 import { describe, expect, it } from "vitest";
 import {
+  mustAccept,
+  TEST_NOW as NOW,
+  TEST_NOW_S as NOW_S,
   type SignedRequest,
+  sender,
+} from "../../../test/support/webhooks/common.ts";
+import {
   SLACK_TEST_BOT_USER_ID,
   SLACK_TEST_CHANNEL_ID,
   SLACK_TEST_DM_CHANNEL_ID,
@@ -23,27 +29,14 @@ import {
 } from "../../../test/support/webhooks/slack.ts";
 import type { InboundEvent } from "../event.ts";
 import { createSlackWebhook, parseSlackPayload } from "./slack.ts";
-import type { WebhookResult } from "./types.ts";
 
-const NOW_S = 1_750_000_000;
-const NOW = NOW_S * 1000;
-const webhook = createSlackWebhook({ signingSecret: SLACK_TEST_SIGNING_SECRET });
-
-function send(signed: SignedRequest, receivedAt = NOW): Promise<WebhookResult> {
-  return webhook.handle({
-    headers: new Headers(signed.headers),
-    body: new TextEncoder().encode(signed.body),
-    receivedAt,
-  });
-}
-
+const send = sender(createSlackWebhook({ signingSecret: SLACK_TEST_SIGNING_SECRET }));
 const at: SlackSignOptions = { timestamp: NOW_S };
 
 async function events(signed: SignedRequest): Promise<InboundEvent[]> {
-  const result = await send(signed);
-  if (result.kind !== "accepted") throw new Error(`rejected ${result.status}: ${result.reason}`);
-  expect(result.response).toEqual({ status: 200 });
-  return [...result.events];
+  const { response, events } = mustAccept(await send(signed));
+  expect(response).toEqual({ status: 200 });
+  return [...events];
 }
 
 async function only(signed: SignedRequest): Promise<InboundEvent> {
@@ -259,13 +252,20 @@ describe("Slack interactivity and commands", () => {
       conversation: { key: `slack:${SLACK_TEST_TEAM_ID}:${SLACK_TEST_CHANNEL_ID}`, kind: "group" },
       addressedToBot: true,
       occurredAt: NOW,
-      content: { type: "command", command: "/claude", text: "fix the build" },
+      content: { type: "command", command: "claude", text: "fix the build" },
       reply: { responseUrl: fields.response_url, triggerId: fields.trigger_id },
     });
     const dm = await only(
       signedSlackCommand(slackSlashCommand({ channel_id: SLACK_TEST_DM_CHANNEL_ID }), at),
     );
     expect(dm.conversation.kind).toBe("dm");
+  });
+
+  it("names a command like every platform does: without the slash, in lower case", async () => {
+    const event = await only(signedSlackCommand(slackSlashCommand({ command: "/Claude" }), at));
+    expect(event.content).toMatchObject({ type: "command", command: "claude" });
+    const empty = signedSlackCommand(slackSlashCommand({ command: "/" }), at);
+    expect(await send(empty)).toMatchObject({ kind: "rejected", status: 400 });
   });
 
   it("gives Socket Mode payloads the same events as HTTP", async () => {

@@ -1,5 +1,15 @@
 import { z } from "zod";
 import type { Attachment, ConversationRef, InboundEvent } from "../event.ts";
+import {
+  attachment,
+  attachmentKind,
+  commandName,
+  guardedParse,
+  MalformedPayload,
+  must,
+  required,
+  stripBotMentions,
+} from "./payload.ts";
 import type { ParseOutcome } from "./types.ts";
 
 /**
@@ -17,7 +27,8 @@ import type { ParseOutcome } from "./types.ts";
  *   `message` that mentions the bot (found through `authorizations[]`) counts as addressed.
  * - Interactivity: `block_actions` on a message become one `action` event per action; actions outside a
  *   channel (App Home, modals) and every other interactive type (view_submission, shortcuts…) are ignored.
- * - Slash commands become a `command` event keyed `command:<trigger_id>`.
+ * - Slash commands become a `command` event keyed `command:<trigger_id>`, named without the slash and in
+ *   lower case (`/Claude` → `claude`), as on Discord.
  * - Only what we read is validated; a broken field we need makes the whole payload malformed.
  */
 export type SlackPayloadKind = "events_api" | "interactive" | "slash_commands";
@@ -31,22 +42,18 @@ export function parseSlackPayload(
   payload: unknown,
   ctx: SlackParseContext,
 ): ParseOutcome {
-  try {
-    if (nestingExceeds(payload, MAX_NESTING)) return { ok: false, reason: "payload nested too deeply" };
+  return guardedParse(payload, () => {
     switch (kind) {
       case "events_api":
-        return { ok: true, events: parseEventsApi(payload, ctx) };
+        return parseEventsApi(payload, ctx);
       case "interactive":
-        return { ok: true, events: parseInteractive(payload, ctx) };
+        return parseInteractive(payload, ctx);
       case "slash_commands":
-        return { ok: true, events: [parseSlashCommand(payload, ctx)] };
+        return [parseSlashCommand(payload, ctx)];
       default:
-        return { ok: false, reason: `unknown payload kind ${String(kind)}` };
+        throw new MalformedPayload(`unknown payload kind ${String(kind)}`);
     }
-  } catch (error) {
-    if (error instanceof MalformedPayload) return { ok: false, reason: error.message };
-    throw error;
-  }
+  });
 }
 
 // ---- Events API
@@ -118,7 +125,7 @@ function parseMessage(
 
   const event = must(MessageEvent, envelope.event, "event");
   const teamId = required(envelope.team_id ?? event.team, "team id");
-  const mention = stripBotMentions(event.text ?? "", botIds);
+  const mention = stripBotMentions(event.text ?? "", USER_MENTION, (id) => botIds.has(id));
   const place = slackPlace(teamId, event.channel, event.channel_type, event.ts, event.thread_ts);
   return {
     platform: "slack",
@@ -152,24 +159,13 @@ function isFromBot(head: z.output<typeof MessageHead>, botIds: ReadonlySet<strin
 /** `<@U123>` or the legacy `<@U123|name>`, with the blanks after it so that removal leaves no double space. */
 const USER_MENTION = /<@([A-Z0-9]+)(?:\|[^>]*)?>[ \t]*/gi;
 
-function stripBotMentions(text: string, botIds: ReadonlySet<string>): { text: string; found: boolean } {
-  let found = false;
-  const stripped = text.replace(USER_MENTION, (whole, id: string) => {
-    if (!botIds.has(id)) return whole;
-    found = true;
-    return "";
-  });
-  return { text: stripped.trim(), found };
-}
-
 function toAttachment(file: z.output<typeof SlackFile>): Attachment {
-  return {
-    kind: attachmentKind(file.mimetype),
-    ref: file.url_private_download ?? file.url_private ?? file.id,
-    ...(file.name === undefined || file.name === null ? {} : { name: file.name }),
-    ...(file.mimetype === undefined ? {} : { mimeType: file.mimetype }),
-    ...(file.size === undefined ? {} : { sizeBytes: file.size }),
-  };
+  const ref = file.url_private_download ?? file.url_private ?? file.id;
+  return attachment(attachmentKind(file.mimetype), ref, {
+    name: file.name,
+    mimeType: file.mimetype,
+    sizeBytes: file.size,
+  });
 }
 
 // ---- Interactivity
@@ -272,7 +268,7 @@ function parseSlashCommand(payload: unknown, ctx: SlackParseContext): InboundEve
     occurredAt: ctx.receivedAt,
     receivedAt: ctx.receivedAt,
     addressedToBot: true,
-    content: { type: "command", command: command.command, text: (command.text ?? "").trim() },
+    content: { type: "command", command: commandName(command.command), text: (command.text ?? "").trim() },
     reply: {
       platform: "slack",
       teamId: command.team_id,
@@ -332,50 +328,11 @@ function tsToMillis(ts: string): number {
   return Number(seconds) * 1000 + Number(fraction.padEnd(3, "0").slice(0, 3));
 }
 
-// ---- Generic payload helpers
-
-/** Deeper JSON cannot be re-serialised safely by the inbox, and Slack never nests so deep. */
-const MAX_NESTING = 64;
-
-class MalformedPayload extends Error {}
-
-function must<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new MalformedPayload(describe(what, result.error));
-  return result.data;
-}
-
-function required<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new MalformedPayload(`missing ${what}`);
-  return value;
-}
-
-function describe(what: string, error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.map(String).join(".");
-  return `invalid ${what}${path === "" ? "" : ` at ${path}`}: ${issue.message}`;
-}
-
-function nestingExceeds(value: unknown, limit: number): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (limit === 0) return true;
-  for (const child of Object.values(value)) {
-    if (nestingExceeds(child, limit - 1)) return true;
-  }
-  return false;
-}
+// ---- Credentials
 
 /** The legacy verification token and workflow tokens are credentials; `raw` is stored, so they go. */
 function withoutSecrets(payload: unknown): unknown {
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return payload;
   const { token: _token, bot_access_token: _botToken, ...rest } = payload as Record<string, unknown>;
   return rest;
-}
-
-function attachmentKind(mimeType: string | undefined): Attachment["kind"] {
-  if (mimeType === undefined) return "other";
-  const top = mimeType.split("/")[0]?.toLowerCase();
-  if (top === "image" || top === "video" || top === "audio") return top;
-  return "file";
 }

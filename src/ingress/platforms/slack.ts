@@ -1,14 +1,15 @@
 import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { parseSlackPayload } from "./slack-parse.ts";
 import {
-  ok,
-  type ParseOutcome,
-  reject,
-  type WebhookPlatform,
-  type WebhookRequest,
-  type WebhookResult,
-} from "./types.ts";
+  acceptOutcome,
+  DEFAULT_MAX_SKEW_SECONDS,
+  decodeJson,
+  parseJsonText,
+  timestampProblem,
+  webhookPlatform,
+} from "./payload.ts";
+import { parseSlackPayload } from "./slack-parse.ts";
+import { ok, reject, type WebhookPlatform, type WebhookRequest, type WebhookResult } from "./types.ts";
 
 export { parseSlackPayload, type SlackParseContext, type SlackPayloadKind } from "./slack-parse.ts";
 
@@ -27,22 +28,10 @@ export interface SlackWebhookOptions {
   readonly maxSkewSeconds?: number;
 }
 
-const DEFAULT_MAX_SKEW_SECONDS = 300;
-
 export function createSlackWebhook(options: SlackWebhookOptions): WebhookPlatform {
   if (options.signingSecret === "") throw new Error("Slack signing secret must not be empty");
   const maxSkewMs = (options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS) * 1000;
-  return {
-    platform: "slack",
-    async handle(request) {
-      try {
-        return handleSlack(request, options.signingSecret, maxSkewMs);
-      } catch {
-        // Nothing above should throw; if it does, the request is refused rather than crashing the route.
-        return reject(400, "unprocessable payload");
-      }
-    },
-  };
+  return webhookPlatform("slack", (request) => handleSlack(request, options.signingSecret, maxSkewMs));
 }
 
 function handleSlack(request: WebhookRequest, secret: string, maxSkewMs: number): WebhookResult {
@@ -60,20 +49,18 @@ function handleSlack(request: WebhookRequest, secret: string, maxSkewMs: number)
     if (!body.ok) return reject(400, body.reason);
     const challenge = urlVerificationChallenge(body.value);
     if (challenge !== undefined) return ok({ status: 200, json: { challenge } });
-    return accept(parseSlackPayload("events_api", body.value, ctx));
+    return acceptOutcome(parseSlackPayload("events_api", body.value, ctx));
   }
   if (fields !== undefined) {
     const payload = fields.get("payload");
-    if (payload === null) return accept(parseSlackPayload("slash_commands", Object.fromEntries(fields), ctx));
-    const interaction = parseJsonText(payload);
-    if (!interaction.ok) return reject(400, `payload field: ${interaction.reason}`);
-    return accept(parseSlackPayload("interactive", interaction.value, ctx));
+    if (payload === null) {
+      return acceptOutcome(parseSlackPayload("slash_commands", Object.fromEntries(fields), ctx));
+    }
+    const interaction = parseJsonText(payload, "payload field");
+    if (!interaction.ok) return reject(400, interaction.reason);
+    return acceptOutcome(parseSlackPayload("interactive", interaction.value, ctx));
   }
   return reject(400, "unsupported content type");
-}
-
-function accept(outcome: ParseOutcome): WebhookResult {
-  return outcome.ok ? ok({ status: 200 }, outcome.events) : reject(400, outcome.reason);
 }
 
 // ---- Signature
@@ -87,9 +74,8 @@ function verifySignature(request: WebhookRequest, secret: string, maxSkewMs: num
   const timestamp = request.headers.get("x-slack-request-timestamp");
   const signature = request.headers.get("x-slack-signature");
   if (timestamp === null || signature === null) return "missing Slack signature headers";
-  if (!/^\d{1,12}$/.test(timestamp)) return "malformed X-Slack-Request-Timestamp";
-  if (Math.abs(request.receivedAt - Number(timestamp) * 1000) > maxSkewMs)
-    return "stale X-Slack-Request-Timestamp";
+  const problem = timestampProblem("X-Slack-Request-Timestamp", timestamp, request.receivedAt, maxSkewMs);
+  if (problem !== undefined) return problem;
   if (!signature.startsWith("v0=")) return "unsupported signature version";
 
   const expected = Buffer.from(`v0=${slackSignature(secret, timestamp, request.body)}`, "utf8");
@@ -111,32 +97,11 @@ function mediaType(headers: Headers): string {
   return (headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const lenientUtf8 = new TextDecoder("utf-8");
 
 /** Form fields never fail to decode: broken bytes and escapes stay as they are, and checks fail later. */
 function formFields(body: Uint8Array): URLSearchParams {
   return new URLSearchParams(lenientUtf8.decode(body));
-}
-
-type Decoded = { ok: true; value: unknown } | { ok: false; reason: string };
-
-function decodeJson(body: Uint8Array): Decoded {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return { ok: false, reason: "body is not UTF-8" };
-  }
-  return parseJsonText(text);
-}
-
-function parseJsonText(text: string): Decoded {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false, reason: "body is not JSON" };
-  }
 }
 
 function urlVerificationChallenge(body: unknown): string | undefined {

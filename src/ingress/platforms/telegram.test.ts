@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { mustAccept, statusOf } from "../../../test/support/webhooks/common.ts";
 import {
   forumChat,
   groupChat,
@@ -33,9 +34,9 @@ function send(update: unknown, secret?: string | null, hook = webhook): Promise<
 
 async function events(update: unknown, hook = webhook): Promise<readonly InboundEvent[]> {
   const result = await send(update, undefined, hook);
-  if (result.kind !== "accepted") throw new Error(`rejected ${result.status}: ${result.reason}`);
-  expect(result.response).toEqual({ status: 200 });
-  return result.events;
+  const { response, events: list } = mustAccept(result);
+  expect(response).toEqual({ status: 200 });
+  return list;
 }
 
 async function only(update: unknown, hook = webhook): Promise<InboundEvent> {
@@ -44,8 +45,6 @@ async function only(update: unknown, hook = webhook): Promise<InboundEvent> {
   if (first === undefined) throw new Error("no event");
   return first;
 }
-
-const statusOf = (r: WebhookResult): number => (r.kind === "accepted" ? r.response.status : r.status);
 
 describe("Telegram secret token", () => {
   it("accepts the configured token and refuses a missing, wrong or differently sized one", async () => {

@@ -2,7 +2,16 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import type { Attachment, ConversationRef, InboundEvent, ReplyContext, Sender } from "../event.ts";
 import {
-  ok,
+  acceptOutcome,
+  attachment,
+  decodeJson,
+  guardedParse,
+  must,
+  type Range,
+  removeRanges,
+  webhookPlatform,
+} from "./payload.ts";
+import {
   type ParseOutcome,
   reject,
   type WebhookPlatform,
@@ -59,17 +68,7 @@ export function createTelegramWebhook(options: TelegramWebhookOptions): WebhookP
     throw new Error("Telegram secret token must be 1-256 characters of A-Z, a-z, 0-9, _ and -");
   }
   const expected = sha256(options.secretToken);
-  return {
-    platform: "telegram",
-    async handle(request) {
-      try {
-        return handleTelegram(request, expected, options);
-      } catch {
-        // Nothing above should throw; if it does, the request is refused rather than crashing the route.
-        return reject(400, "unprocessable payload");
-      }
-    },
-  };
+  return webhookPlatform("telegram", (request) => handleTelegram(request, expected, options));
 }
 
 function handleTelegram(
@@ -84,20 +83,17 @@ function handleTelegram(
 
   const body = decodeJson(request.body);
   if (!body.ok) return reject(400, body.reason);
-  const outcome = parseTelegramUpdate(body.value, {
-    receivedAt: request.receivedAt,
-    botId: options.botId,
-    botUsername: options.botUsername,
-  });
-  return outcome.ok ? ok({ status: 200 }, outcome.events) : reject(400, outcome.reason);
+  const { botId, botUsername } = options;
+  return acceptOutcome(
+    parseTelegramUpdate(body.value, { receivedAt: request.receivedAt, botId, botUsername }),
+  );
 }
 
 const sha256 = (value: string): Buffer => createHash("sha256").update(value).digest();
 
 /** Normalises one authenticated `Update` (webhook body or a `getUpdates` result item). */
 export function parseTelegramUpdate(update: unknown, ctx: TelegramParseContext): ParseOutcome {
-  try {
-    if (nestingExceeds(update, MAX_NESTING)) return { ok: false, reason: "payload nested too deeply" };
+  return guardedParse(update, () => {
     const parsed = must(UpdateSchema, update, "update");
     const base = {
       eventId: `${ctx.botId ?? "bot"}:${parsed.update_id}`,
@@ -105,10 +101,8 @@ export function parseTelegramUpdate(update: unknown, ctx: TelegramParseContext):
       raw: update,
     };
     const event = eventOf(parsed, base, ctx);
-    return { ok: true, events: event === undefined ? [] : [event] };
-  } catch (error) {
-    return { ok: false, reason: error instanceof MalformedPayload ? error.message : "unprocessable payload" };
-  }
+    return event === undefined ? [] : [event];
+  });
 }
 
 // ---- Schemas: only the fields we read.
@@ -287,13 +281,8 @@ function replyContext(
 }
 
 function attachmentsOf(message: Message): Attachment[] {
-  const file = (kind: Attachment["kind"], f: File): Attachment => ({
-    kind,
-    ref: f.file_id,
-    ...(f.file_name === undefined ? {} : { name: f.file_name }),
-    ...(f.mime_type === undefined ? {} : { mimeType: f.mime_type }),
-    ...(f.file_size === undefined ? {} : { sizeBytes: f.file_size }),
-  });
+  const file = (kind: Attachment["kind"], f: File): Attachment =>
+    attachment(kind, f.file_id, { name: f.file_name, mimeType: f.mime_type, sizeBytes: f.file_size });
   const largest = largestPhoto(message.photo ?? []);
   const found: (Attachment | undefined)[] = [
     largest && file("image", largest),
@@ -350,64 +339,4 @@ function addressing(text: string, entities: readonly Entity[], ctx: TelegramPars
     }
   }
   return { addressed, ranges };
-}
-
-// ---- Generic payload helpers (the same in every platform module)
-
-/** Deeper JSON cannot be re-serialised by `JSON.stringify` (the inbox stores `raw`), and no platform nests so. */
-const MAX_NESTING = 64;
-
-class MalformedPayload extends Error {}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false; reason: string } {
-  try {
-    return { ok: true, value: JSON.parse(utf8.decode(body)) };
-  } catch {
-    return { ok: false, reason: "body is not UTF-8 JSON" };
-  }
-}
-
-function must<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new MalformedPayload(describe(what, result.error));
-  return result.data;
-}
-
-function describe(what: string, error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.map(String).join(".");
-  return `invalid ${what}${path === "" ? "" : ` at ${path}`}: ${issue.message}`;
-}
-
-function nestingExceeds(value: unknown, limit: number): boolean {
-  if (typeof value !== "object" || value === null) return false;
-  if (limit === 0) return true;
-  for (const child of Object.values(value)) {
-    if (nestingExceeds(child, limit - 1)) return true;
-  }
-  return false;
-}
-
-type Range = readonly [start: number, end: number];
-
-/**
- * Removes [start, end) ranges given in UTF-16 code units (invalid or overlapping ones are skipped), closes
- * the gap a removal leaves between two words, and trims.
- */
-function removeRanges(text: string, ranges: readonly Range[]): string {
-  const valid = ranges.filter(([start, end]) => start >= 0 && start < end && end <= text.length);
-  valid.sort((a, b) => b[0] - a[0]);
-  let result = text;
-  let limit = text.length;
-  for (const [start, end] of valid) {
-    if (end > limit) continue;
-    const before = result.slice(0, start);
-    const after = result.slice(end);
-    result = /\s$/.test(before) ? before + after.replace(/^[ \t]+/, "") : before + after;
-    limit = start;
-  }
-  return result.trim();
 }

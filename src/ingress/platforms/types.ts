@@ -29,7 +29,9 @@ export interface WebhookResponse {
 
 /**
  * One platform's webhook: verify the signature on the raw bytes (constant time) before parsing anything,
- * then normalise. Must never reject on any input: every client fault is a `rejected` result with 400/401.
+ * then normalise. `handle` must never reject (throw) on any input: every client fault is a `rejected` result
+ * with 400 (malformed), 401 (missing or bad signature or secret, stale timestamp) or 403 (authentic, but for
+ * another bot, e.g. a LINE `destination` mismatch).
  */
 export interface WebhookPlatform {
   readonly platform: "line" | "slack" | "discord" | "telegram";
@@ -54,8 +56,9 @@ export const reject = (status: 400 | 401 | 403, reason: string): WebhookResult =
 /**
  * The result of normalising an already-authenticated payload, shared by webhooks and the long-lived
  * transports (Socket Mode, Gateway, long polling) so both produce identical events and dedupe keys.
- * `ok: false` means the payload is malformed (a webhook answers 400); unknown event types are `ok` with no
- * events.
+ * `ok: false` means the payload is malformed (a webhook answers 400), nested deeper than 64 levels, or hit
+ * a parser bug ("unprocessable payload"); the parsers never throw. Unknown event types are `ok` with no
+ * events. Every event's `raw` is JSON-serialisable and at most 64 levels deep.
  */
 export type ParseOutcome =
   | { readonly ok: true; readonly events: InboundEvent[] }

@@ -7,6 +7,9 @@ import {
   randomBytes,
   sign,
 } from "node:crypto";
+import { jsonBody, type SignedRequest } from "./common.ts";
+
+export type { SignedRequest } from "./common.ts";
 
 /**
  * Builders for Discord requests: interactions shaped like the HTTP Interactions endpoint receives them,
@@ -20,11 +23,6 @@ export const DISCORD_TEST_GUILD_ID = "1100000000000000002";
 export const DISCORD_TEST_CHANNEL_ID = "1100000000000000003";
 export const DISCORD_TEST_DM_CHANNEL_ID = "1100000000000000004";
 export const DISCORD_TEST_USER_ID = "1100000000000000005";
-
-export interface SignedRequest {
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
 
 export interface DiscordTestKeys {
   /** What the Developer Portal shows as the Public Key: 64 hex digits. */
@@ -63,7 +61,7 @@ export function signedDiscordRequest(
   payload: unknown,
   timestamp?: string,
 ): SignedRequest {
-  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  const body = jsonBody(payload);
   const stamp = timestamp ?? String(Math.floor(Date.now() / 1000));
   return {
     headers: {

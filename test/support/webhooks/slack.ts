@@ -1,4 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
+import { jsonBody, type SignedRequest } from "./common.ts";
+
+export type { SignedRequest } from "./common.ts";
 
 /**
  * Builders for Slack webhook requests: payloads shaped like the platform's (Events API envelopes,
@@ -15,11 +18,6 @@ export const SLACK_TEST_BOT_USER_ID = "U0TESTBOT";
 export const SLACK_TEST_USER_ID = "U0TESTUSER";
 export const SLACK_TEST_CHANNEL_ID = "C0TESTCHAN";
 export const SLACK_TEST_DM_CHANNEL_ID = "D0TESTDM";
-
-export interface SignedRequest {
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
 
 export interface SlackSignOptions {
   readonly secret?: string;
@@ -60,14 +58,12 @@ export function signedSlackBody(
 
 /** An Events API request (JSON). A string payload is sent as is. */
 export function signedSlackEvent(payload: unknown, options: SlackSignOptions = {}): SignedRequest {
-  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
-  return signedSlackBody(body, SLACK_JSON, options);
+  return signedSlackBody(jsonBody(payload), SLACK_JSON, options);
 }
 
 /** An interactivity request: form-encoded `payload=<json>`. A string payload is the JSON as is. */
 export function signedSlackInteraction(payload: unknown, options: SlackSignOptions = {}): SignedRequest {
-  const json = typeof payload === "string" ? payload : JSON.stringify(payload);
-  return signedSlackBody(new URLSearchParams({ payload: json }).toString(), SLACK_FORM, options);
+  return signedSlackBody(new URLSearchParams({ payload: jsonBody(payload) }).toString(), SLACK_FORM, options);
 }
 
 /** A slash command request: the fields form-encoded. */
@@ -140,21 +136,7 @@ export function slackMessageEvent(
   event: Overrides<SlackTestMessage> = {},
   envelope: Overrides<SlackTestEnvelope> = {},
 ): SlackTestEnvelope {
-  const ts = event.ts ?? uniqueTs();
-  return slackEnvelope(
-    {
-      type: "message",
-      channel: SLACK_TEST_CHANNEL_ID,
-      channel_type: "channel",
-      user: SLACK_TEST_USER_ID,
-      text: "hello",
-      team: SLACK_TEST_TEAM_ID,
-      ts,
-      event_ts: ts,
-      ...event,
-    } as SlackTestMessage,
-    envelope,
-  );
+  return personEvent({ type: "message", channel_type: "channel", text: "hello", ...event }, envelope);
 }
 
 /** A message in the bot's DM (`message.im`). */
@@ -170,20 +152,17 @@ export function slackAppMention(
   event: Overrides<SlackTestMessage> = {},
   envelope: Overrides<SlackTestEnvelope> = {},
 ): SlackTestEnvelope {
+  return personEvent({ type: "app_mention", text: `<@${SLACK_TEST_BOT_USER_ID}> hello`, ...event }, envelope);
+}
+
+/** An event from the test user in the test channel, with a fresh ts unless `event` gives one. */
+function personEvent(
+  event: Overrides<SlackTestMessage>,
+  envelope: Overrides<SlackTestEnvelope>,
+): SlackTestEnvelope {
   const ts = event.ts ?? uniqueTs();
-  return slackEnvelope(
-    {
-      type: "app_mention",
-      channel: SLACK_TEST_CHANNEL_ID,
-      user: SLACK_TEST_USER_ID,
-      text: `<@${SLACK_TEST_BOT_USER_ID}> hello`,
-      team: SLACK_TEST_TEAM_ID,
-      ts,
-      event_ts: ts,
-      ...event,
-    } as SlackTestMessage,
-    envelope,
-  );
+  const person = { channel: SLACK_TEST_CHANNEL_ID, user: SLACK_TEST_USER_ID, team: SLACK_TEST_TEAM_ID };
+  return slackEnvelope({ ...person, ts, event_ts: ts, ...event } as SlackTestMessage, envelope);
 }
 
 /** The `app_mention` twin Slack sends for a `message` that mentions the bot: same channel, ts and text. */

@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
-import type { WebhookRequest } from "../../../src/ingress/platforms/types.ts";
+import { fuzzBodies } from "../fuzz.ts";
+import { jsonBody, type SignedRequest } from "./common.ts";
+
+export { type SignedRequest, webhookRequest } from "./common.ts";
 
 /**
  * Builders for Telegram Bot API updates (shapes from `@grammyjs/types`) and webhook requests carrying them.
@@ -12,26 +15,16 @@ export const TELEGRAM_TEST_BOT_ID = 7_000_000_001;
 export const TELEGRAM_TEST_BOT_TOKEN = `${TELEGRAM_TEST_BOT_ID}:AAFakeTokenForTests_0123456789abcdef`;
 export const TELEGRAM_TEST_BOT_USERNAME = "cloudclaude_test_bot";
 
-export interface SignedRequest {
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
 /**
  * A webhook request. `update` is serialised with `JSON.stringify` unless it is already a string (raw bodies
  * for fuzzing). `secret: null` leaves the secret header out.
  */
 export function telegramRequest(update: unknown, options: { secret?: string | null } = {}): SignedRequest {
-  const body = typeof update === "string" ? update : JSON.stringify(update);
+  const body = jsonBody(update);
   const secret = options.secret === undefined ? TELEGRAM_TEST_SECRET : options.secret;
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (secret !== null) headers["x-telegram-bot-api-secret-token"] = secret;
   return { headers, body };
-}
-
-/** The request as `WebhookPlatform.handle` receives it. */
-export function webhookRequest(signed: SignedRequest, receivedAt: number = Date.now()): WebhookRequest {
-  return { headers: new Headers(signed.headers), body: new TextEncoder().encode(signed.body), receivedAt };
 }
 
 // ---- Ids
@@ -209,88 +202,20 @@ export function telegramCallbackUpdate(
 // ---- Fuzzing
 
 /**
- * Bodies for robustness tests, reproducible from `seed`: hostile classics first (null, arrays, nesting past
- * any stack, `__proto__` keys, invalid UTF-8), then `count` valid updates (text with command and mention,
- * photo in a topic, callback) with random structural mutations or a few damaged bytes.
+ * Bodies for robustness tests, reproducible from `seed` (see `fuzzBodies`): hostile classics (null, arrays,
+ * nesting past any stack, `__proto__` keys, invalid UTF-8), then `count` valid updates in a group (text
+ * with command and mention, photo in a topic, callback) with random structural mutations or a few damaged
+ * bytes.
  */
 export function telegramFuzzBodies(count: number, seed = 1): Uint8Array[] {
-  const random = seeded(seed);
-  const deep = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;
-  const valid = JSON.stringify(telegramTextUpdate({ chat: groupChat() }));
-  const hostile = [
-    "null",
-    "[]",
-    "{}",
-    "1",
-    deep(100_000),
-    valid.replace('"message":{', `"message":{"extra":${deep(5_000)},`),
-    valid.replace('"message":{', '"message":{"__proto__":{"polluted":true},'),
-    '{"__proto__":{"polluted":true},"update_id":1}',
-  ].map((text) => new TextEncoder().encode(text));
   const mention = `@${TELEGRAM_TEST_BOT_USERNAME}`;
-  const mutated = Array.from({ length: count }, () => {
+  const valid = (random: () => number) => {
     const chat = groupChat();
     const roll = random();
     if (roll < 1 / 3) return telegramTextUpdate({ chat, text: `/new${mention} ${mention} go` });
     if (roll < 2 / 3)
       return telegramPhotoUpdate("look", { chat, message_thread_id: 3, is_topic_message: true });
     return telegramCallbackUpdate("approve:1", { chat });
-  }).map((update) => mutatedJson(update, random));
-  return [...hostile, new Uint8Array([0xc3, 0x28, 0x7b, 0x7d]), ...mutated];
-}
-
-const ODD_VALUES: unknown[] = [
-  null,
-  0,
-  -1,
-  1e308,
-  2 ** 60,
-  "",
-  "x".repeat(300),
-  "\u0000",
-  [],
-  {},
-  true,
-  [[[]]],
-  JSON.parse('{"__proto__":{"polluted":true}}'),
-];
-
-/** 1-4 structural mutations; then, one time in four, three random bytes overwritten. */
-function mutatedJson(payload: unknown, random: () => number): Uint8Array {
-  const json = JSON.parse(JSON.stringify(payload)) as unknown;
-  for (let i = 0; i < 1 + Math.floor(random() * 4); i++) mutateOnce(json, random);
-  const bytes = new TextEncoder().encode(JSON.stringify(json) ?? "");
-  if (random() < 0.25) {
-    for (let i = 0; i < 3; i++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
-  }
-  return bytes;
-}
-
-function mutateOnce(value: unknown, random: () => number): void {
-  let node = value;
-  while (typeof node === "object" && node !== null) {
-    const record = node as Record<string, unknown>;
-    const keys = Object.keys(record);
-    const key = keys[Math.floor(random() * keys.length)];
-    if (key === undefined) return;
-    const child = record[key];
-    if (typeof child === "object" && child !== null && random() < 0.75) {
-      node = child;
-      continue;
-    }
-    if (random() < 0.3) delete record[key];
-    else record[key] = ODD_VALUES[Math.floor(random() * ODD_VALUES.length)];
-    return;
-  }
-}
-
-/** mulberry32: reproducible randomness, so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+  return fuzzBodies(count, seed, valid);
 }
