@@ -1,5 +1,6 @@
 export { describeConfig, maskSecret } from "./describe.ts";
 export {
+  type AgentsConfig,
   type Config,
   ConfigError,
   type DatabaseConfig,

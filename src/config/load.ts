@@ -17,7 +17,22 @@ export interface Config {
   readonly log: { readonly level: LogLevel };
   readonly shutdownTimeoutMs: number;
   readonly inbox: { readonly maxAttempts: number; readonly retentionMs: number };
+  readonly agents: AgentsConfig;
   readonly platforms: PlatformsConfig;
+}
+
+export interface AgentsConfig {
+  readonly runtime: "process" | "docker";
+  /** `platform:userId` of the people allowed the server's own credential. */
+  readonly admins: readonly string[];
+  /** Environment given to admins' agents: the server's Claude credential. */
+  readonly credentialEnv: Readonly<Record<string, string>>;
+  readonly claudeExecutable: string | undefined;
+  readonly turnTimeoutMs: number;
+  readonly permissionTimeoutMs: number;
+  readonly idleMs: number;
+  readonly webchat: boolean;
+  readonly language: "en" | "zh-TW";
 }
 
 /**
@@ -25,9 +40,15 @@ export interface Config {
  * secret, Discord public key, Telegram webhook secret); long-lived transports by their tokens.
  */
 export interface PlatformsConfig {
-  readonly line: { readonly channelSecret: string | undefined; readonly botUserId: string | undefined };
+  readonly line: {
+    readonly channelSecret: string | undefined;
+    readonly botUserId: string | undefined;
+    readonly accessToken: string | undefined;
+    readonly apiBaseUrl: string;
+  };
   readonly slack: {
     readonly signingSecret: string | undefined;
+    readonly botToken: string | undefined;
     readonly appToken: string | undefined;
     readonly apiUrl: string;
   };
@@ -137,9 +158,33 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     log: { level: v.LOG_LEVEL },
     shutdownTimeoutMs: v.CLOUDCLAUDE_SHUTDOWN_TIMEOUT_MS,
     inbox: { maxAttempts: v.INBOX_MAX_ATTEMPTS, retentionMs: v.INBOX_RETENTION_HOURS * 3_600_000 },
+    agents: {
+      runtime: v.CLOUDCLAUDE_RUNTIME,
+      admins: v.CLOUDCLAUDE_ADMINS ?? [],
+      credentialEnv: {
+        ...(v.ANTHROPIC_API_KEY && { ANTHROPIC_API_KEY: v.ANTHROPIC_API_KEY }),
+        ...(v.CLAUDE_CODE_OAUTH_TOKEN && { CLAUDE_CODE_OAUTH_TOKEN: v.CLAUDE_CODE_OAUTH_TOKEN }),
+      },
+      claudeExecutable: v.CLAUDE_CODE_EXECUTABLE,
+      turnTimeoutMs: v.CLOUDCLAUDE_TURN_TIMEOUT_MS,
+      permissionTimeoutMs: v.CLOUDCLAUDE_PERMISSION_TIMEOUT_MS,
+      idleMs: v.CLOUDCLAUDE_AGENT_IDLE_MS,
+      webchat: v.CLOUDCLAUDE_WEBCHAT === "on",
+      language: v.CLOUDCLAUDE_LANGUAGE,
+    },
     platforms: {
-      line: { channelSecret: v.LINE_CHANNEL_SECRET, botUserId: v.LINE_BOT_USER_ID },
-      slack: { signingSecret: v.SLACK_SIGNING_SECRET, appToken: v.SLACK_APP_TOKEN, apiUrl: v.SLACK_API_URL },
+      line: {
+        channelSecret: v.LINE_CHANNEL_SECRET,
+        botUserId: v.LINE_BOT_USER_ID,
+        accessToken: v.LINE_CHANNEL_ACCESS_TOKEN,
+        apiBaseUrl: v.LINE_API_BASE_URL,
+      },
+      slack: {
+        signingSecret: v.SLACK_SIGNING_SECRET,
+        botToken: v.SLACK_BOT_TOKEN,
+        appToken: v.SLACK_APP_TOKEN,
+        apiUrl: v.SLACK_API_URL,
+      },
       discord: {
         publicKey: v.DISCORD_PUBLIC_KEY?.toLowerCase(),
         applicationId: v.DISCORD_APPLICATION_ID,

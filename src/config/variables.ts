@@ -14,7 +14,16 @@ export interface VariableSpec {
   readonly default?: string;
   /** Masked in `config check` and never logged. */
   readonly secret?: boolean;
-  readonly group: "Server" | "Storage" | "Inbox" | "LINE" | "Slack" | "Discord" | "Telegram" | "Logging";
+  readonly group:
+    | "Server"
+    | "Storage"
+    | "Inbox"
+    | "Agents"
+    | "LINE"
+    | "Slack"
+    | "Discord"
+    | "Telegram"
+    | "Logging";
   readonly description: string;
   readonly expect: string;
   readonly fix: string;
@@ -100,6 +109,112 @@ export const VARIABLES = {
     expect: "hours, an integer from 24 to 2160",
     fix: "Use e.g. 48.",
   },
+  CLOUDCLAUDE_RUNTIME: {
+    schema: z.enum(["process", "docker"]),
+    default: "process",
+    group: "Agents",
+    description:
+      "Where switchboards and VMs run: process (local child processes; isolates nothing, for development) or docker.",
+    expect: "process or docker",
+    fix: "Use process to try CloudClaude locally, docker in production.",
+  },
+  CLOUDCLAUDE_ADMINS: {
+    schema: z
+      .string()
+      .transform((s) =>
+        s
+          .split(",")
+          .map((x) => x.trim())
+          .filter((x) => x.length > 0),
+      )
+      .pipe(z.array(z.string().regex(/^(line|slack|discord|telegram|webchat):[^\s:][^\s]*$/))),
+    group: "Agents",
+    description:
+      "Comma-separated platform:userId of the people whose agents may use this server's Claude credential, e.g. telegram:1001,line:U4af4…",
+    expect: "a comma-separated list of platform:userId",
+    fix: "Use e.g. telegram:1001,slack:T0123:U0456 (platforms: line, slack, discord, telegram, webchat).",
+  },
+  ANTHROPIC_API_KEY: {
+    schema: z.string().min(10),
+    secret: true,
+    group: "Agents",
+    description:
+      "Claude credential passed to the agents of CLOUDCLAUDE_ADMINS (never shared with anyone else).",
+    expect: "an Anthropic API key",
+    fix: "Create one at console.anthropic.com, or use CLAUDE_CODE_OAUTH_TOKEN for your own subscription.",
+  },
+  CLAUDE_CODE_OAUTH_TOKEN: {
+    schema: z.string().min(10),
+    secret: true,
+    group: "Agents",
+    description:
+      "Your own subscription token (`claude setup-token`), for your own agents only: Anthropic's terms forbid serving others with it.",
+    expect: "a token from `claude setup-token`",
+    fix: "Run `claude setup-token` and paste its output, or use ANTHROPIC_API_KEY.",
+  },
+  CLAUDE_CODE_EXECUTABLE: {
+    schema: z.string().min(1),
+    group: "Agents",
+    description:
+      "Path of the Claude Code executable the agents run (default: the one bundled with the Agent SDK).",
+    expect: "a file path",
+    fix: "Point it at an executable `claude`, or unset it.",
+  },
+  CLOUDCLAUDE_TURN_TIMEOUT_MS: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .max(24 * 3_600_000),
+    default: "1800000",
+    group: "Agents",
+    description: "A turn still running after this long is interrupted and the person told.",
+    expect: "milliseconds from 1000 to 86400000",
+    fix: "Use e.g. 1800000 (30 minutes).",
+  },
+  CLOUDCLAUDE_PERMISSION_TIMEOUT_MS: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .max(24 * 3_600_000),
+    default: "600000",
+    group: "Agents",
+    description: "How long a tool permission request waits for /approve or /deny before it is denied.",
+    expect: "milliseconds from 1000 to 86400000",
+    fix: "Use e.g. 600000 (10 minutes).",
+  },
+  CLOUDCLAUDE_AGENT_IDLE_MS: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .max(24 * 3_600_000),
+    default: "600000",
+    group: "Agents",
+    description:
+      "A conversation's live Claude session is closed after this long without a turn (resumed on the next).",
+    expect: "milliseconds from 1000 to 86400000",
+    fix: "Use e.g. 600000 (10 minutes).",
+  },
+  CLOUDCLAUDE_WEBCHAT: {
+    schema: onOff,
+    default: "on",
+    group: "Agents",
+    description:
+      "Serve the webchat page at / (a local person chats with their switchboard; no chat app needed).",
+    expect: "on or off",
+    fix: "Use on, or off on a public server.",
+  },
+  CLOUDCLAUDE_LANGUAGE: {
+    schema: z.enum(["en", "zh-TW"]),
+    default: "en",
+    group: "Agents",
+    description:
+      "Language of the system's own chat messages when the platform gives no hint (/lang overrides).",
+    expect: "en or zh-TW",
+    fix: "Use en or zh-TW.",
+  },
   LINE_CHANNEL_SECRET: {
     schema: z.string().min(8),
     secret: true,
@@ -107,6 +222,22 @@ export const VARIABLES = {
     description: "Channel secret (LINE Developers Console > Basic settings). Enables POST /webhooks/line.",
     expect: "the channel secret",
     fix: "Copy it from the console's Basic settings tab.",
+  },
+  LINE_CHANNEL_ACCESS_TOKEN: {
+    schema: z.string().min(10),
+    secret: true,
+    group: "LINE",
+    description: "Long-lived channel access token (Messaging API tab), for replies.",
+    expect: "the channel access token",
+    fix: "Issue one in the console's Messaging API tab.",
+  },
+  LINE_API_BASE_URL: {
+    schema: apiBase,
+    default: "https://api.line.me",
+    group: "LINE",
+    description: "Messaging API base URL (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://api.line.me.",
   },
   LINE_BOT_USER_ID: {
     schema: z.string().regex(/^U[0-9a-f]{32}$/),
@@ -122,6 +253,14 @@ export const VARIABLES = {
     description: "Signing secret (Slack app > Basic Information). Enables POST /webhooks/slack.",
     expect: "the signing secret",
     fix: "Copy it from the app's Basic Information page.",
+  },
+  SLACK_BOT_TOKEN: {
+    schema: z.string().startsWith("xoxb-"),
+    secret: true,
+    group: "Slack",
+    description: "Bot token (OAuth & Permissions), for replies.",
+    expect: "a token starting with xoxb-",
+    fix: "Copy the Bot User OAuth Token from OAuth & Permissions.",
   },
   SLACK_APP_TOKEN: {
     schema: z.string().startsWith("xapp-"),
