@@ -37,3 +37,9 @@ pg_ready() {
     (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
   fi
 }
+
+# Debian's Chromium for the browser tests (driven by playwright-core; never a browser download).
+ensure_chromium() {
+  if command -v chromium >/dev/null; then return 0; fi
+  apt_install chromium
+}

@@ -10,6 +10,7 @@ source "$CC_ROOT/scripts/services.sh"
 ensure_node
 ensure_deps
 ensure_postgres
+ensure_chromium
 
 cd "$CC_ROOT"
 say "type check";  npx tsc -p tsconfig.json

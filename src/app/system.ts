@@ -1,12 +1,23 @@
+import { hostname } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
 import type { Config } from "../config/index.ts";
+import { createOutbox, createSenders, OutboxDispatcher, WebchatHub } from "../delivery/index.ts";
 import { createHttpApp } from "../http/app.ts";
 import { type RunningServer, startHttpServer } from "../http/server.ts";
 import { createInbox, type Inbox } from "../inbox/index.ts";
 import { createWebhookPlatforms, mountWebhookRoutes } from "../ingress/index.ts";
+import { createTransports } from "../ingress/transports/index.ts";
+import { Router, TurnStore } from "../router/index.ts";
 import type { Logger } from "../shared/logger.ts";
 import { createMetrics, registerInboxGauges } from "../shared/metrics.ts";
 import { openStore, type Store } from "../store/index.ts";
+import { ProcessRuntime } from "../vm/process-runtime.ts";
+import { mountWebchat, WebchatStream } from "../webchat/routes.ts";
+import { notifyOnEnqueue } from "./notify-inbox.ts";
+
+const CLI = fileURLToPath(new URL("../../bin/cloudclaude.js", import.meta.url));
 
 /**
  * The composition root: the only place that knows which implementation serves each port. Everything
@@ -16,21 +27,49 @@ export interface System {
   readonly store: Store;
   readonly inbox: Inbox;
   readonly http: Hono;
-  /** Starts listening; resolves with the running server. */
+  /** Starts the workers and the listener; resolves with the running server. */
   listen(): Promise<RunningServer>;
   /**
-   * Orderly stop: stop intake (the listener), drain in-flight requests up to the configured timeout,
-   * then close dependencies. Each step runs even if an earlier one failed. Idempotent.
+   * Orderly stop: stop intake (listener, transports), let the router hand its leases back, finish the
+   * delivery in flight, then close dependencies. Each step runs even if an earlier one failed. Idempotent.
    */
   stop(): Promise<void>;
 }
 
 export async function createSystem(config: Config, logger: Logger): Promise<System> {
+  if (config.agents.runtime !== "process") {
+    throw new Error(
+      "CLOUDCLAUDE_RUNTIME=docker arrives with the VM Manager; use CLOUDCLAUDE_RUNTIME=process for now.",
+    );
+  }
   const metrics = createMetrics();
   const { store, handle, appliedMigrations } = await openStore(config.database);
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, "database migrated");
-  const inbox = createInbox(handle, config.inbox);
-  registerInboxGauges(metrics, inbox);
+  const baseInbox = createInbox(handle, config.inbox);
+  registerInboxGauges(metrics, baseInbox);
+
+  const hub = new WebchatHub();
+  const outbox = createOutbox(handle);
+  const dispatcher = new OutboxDispatcher({ outbox, senders: createSenders(config.platforms, hub), logger });
+  const runtime = new ProcessRuntime({ root: path.join(config.dataDir, "agents"), cli: CLI, logger });
+  logger.warn(
+    "agents run as local processes (CLOUDCLAUDE_RUNTIME=process): nothing isolates them from this machine",
+  );
+  const stream = new WebchatStream();
+  const router = new Router({
+    consumerId: `${hostname()}:${process.pid}`,
+    inbox: baseInbox,
+    store,
+    turns: new TurnStore(handle.db),
+    outbox,
+    runtime,
+    agents: config.agents,
+    logger,
+    kickDelivery: () => dispatcher.kick(),
+    stream,
+  });
+  // Whatever stores an inbound message wakes the router at once instead of at its next poll.
+  const inbox = notifyOnEnqueue(baseInbox, () => router.kick());
 
   const http = createHttpApp({
     logger,
@@ -47,14 +86,22 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
   });
   const platforms = createWebhookPlatforms(config.platforms);
   mountWebhookRoutes(http, { platforms, inbox, logger, metrics });
+  const webchat = config.agents.webchat ? mountWebchat(http, { inbox, hub, stream }) : undefined;
+  const transports = createTransports({ config: config.platforms, inbox, store, logger });
   logger.info(
-    { webhooks: platforms.map((p) => `/webhooks/${p.platform}`) },
-    platforms.length > 0 ? "webhook endpoints enabled" : "no chat platform configured yet (see .env.example)",
+    {
+      webhooks: platforms.map((p) => `/webhooks/${p.platform}`),
+      transports: transports.map((t) => t.name),
+      webchat: config.agents.webchat,
+    },
+    platforms.length + transports.length > 0
+      ? "chat platforms enabled"
+      : "no chat platform configured yet (see .env.example)",
   );
 
   // Handled items are kept for the dedupe window, then purged.
   const purgeTimer = setInterval(() => {
-    inbox.purge().catch((error: unknown) => logger.warn({ err: error }, "inbox purge failed"));
+    baseInbox.purge().catch((error: unknown) => logger.warn({ err: error }, "inbox purge failed"));
   }, 15 * 60_000);
   purgeTimer.unref();
 
@@ -66,16 +113,36 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
     inbox,
     http,
     async listen() {
+      router.start();
+      dispatcher.start();
+      for (const transport of transports) {
+        transport
+          .start()
+          .catch((error: unknown) =>
+            logger.error({ err: error, transport: transport.name }, "transport failed"),
+          );
+      }
       server = await startHttpServer(http, config.http);
       return server;
     },
     stop() {
       stopping ??= (async () => {
         const steps: Array<[string, () => Promise<void>]> = [
-          ["http server", async () => server?.close(config.shutdownTimeoutMs)],
+          [
+            "http server",
+            async () => {
+              const closing = server?.close(config.shutdownTimeoutMs);
+              webchat?.closeStreams(); // long-lived streams would hold the drain open
+              await closing;
+            },
+          ],
+          ["transports", async () => void (await Promise.all(transports.map((t) => t.stop())))],
           ["purge timer", async () => clearInterval(purgeTimer)],
-          // After the listener: requests still draining may enqueue until then.
-          ["inbox", () => inbox.close()],
+          // After intake: leases in hand are given back so the next start resumes them at once.
+          ["router", () => router.stop()],
+          ["delivery", () => dispatcher.stop()],
+          ["agents", () => runtime.close()],
+          ["inbox", () => baseInbox.close()],
           ["store", () => store.close()],
         ];
         for (const [name, step] of steps) {

@@ -5,6 +5,7 @@ import { createLogger } from "../shared/logger.ts";
 import { migrateToLatest, openDatabase } from "../store/index.ts";
 import { registerInboxCommands } from "./inbox.ts";
 import { runServe } from "./serve.ts";
+import { registerSetupCommands } from "./setup.ts";
 
 const program = new Command("cloudclaude")
   .description("CloudClaude: Claude Code from LINE, Slack, Discord and Telegram.")
@@ -50,6 +51,21 @@ program
   });
 
 registerInboxCommands(program, () => load().config);
+registerSetupCommands(program, () => load().config);
+
+program
+  .command("agent")
+  .description(
+    "Run inside a switchboard or VM: `agent daemon` (the agent) or `agent bridge` (the router's link).",
+  )
+  .helpOption(false)
+  .allowUnknownOption()
+  .argument("[args...]")
+  .action(async (args: string[]) => {
+    // The agent side reads its own small environment; it never loads the control plane's config.
+    const { agentMain } = await import("../agent/cli.ts");
+    process.exitCode = await agentMain(args, process.env);
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -128,6 +128,29 @@ export function describeInboxContract(
       expect(await inbox.stats()).toMatchObject({ pending: 0, done: 1, leased: 0 });
     });
 
+    it("shows what arrived during a lease, and completing one of those leaves the rest queued", async () => {
+      const conv = key();
+      await inbox.enqueue([makeEvent({ conversationKey: conv, text: "long task" })]);
+      const lease = (await claim()) as Lease;
+      expect(await inbox.arrivedSince(lease)).toEqual([]);
+      await inbox.enqueue([makeEvent({ conversationKey: conv, text: "/cancel" })]);
+      await inbox.enqueue([makeEvent({ conversationKey: conv, text: "next question" })]);
+      await inbox.enqueue([makeEvent({ conversationKey: key(), text: "elsewhere" })]);
+      const arrived = await inbox.arrivedSince(lease);
+      expect(arrived.map((i) => (i.event.content.type === "message" ? i.event.content.text : ""))).toEqual([
+        "/cancel",
+        "next question",
+      ]);
+      await inbox.complete(lease, [arrived[0]?.id ?? 0], { keepLease: true });
+      expect(await claim()).toMatchObject({ conversationKey: expect.not.stringMatching(conv) }); // still leased
+      expect((await inbox.arrivedSince(lease)).map((i) => i.id)).toEqual([arrived[1]?.id]);
+      await inbox.complete(
+        lease,
+        lease.items.map((i) => i.id),
+      );
+      expect(texts(await claim())).toEqual(["next question"]);
+    });
+
     it("extends a live lease", async () => {
       await inbox.enqueue([makeEvent({ conversationKey: key() })]);
       const lease = (await claim(20, 1_000)) as Lease;

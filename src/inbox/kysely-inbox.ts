@@ -170,6 +170,24 @@ export abstract class KyselyInbox implements Inbox {
     return undefined;
   }
 
+  async arrivedSince(lease: Lease): Promise<InboxItem[]> {
+    const last = Math.max(0, ...lease.items.map((i) => i.id));
+    const rows = await this.db
+      .selectFrom("inbox_items")
+      .select(["id", "attempts", "payload"])
+      .where("conversation_key", "=", lease.conversationKey)
+      .where("status", "=", "pending")
+      .where("id", ">", last)
+      .orderBy("id")
+      .limit(100)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      attempts: r.attempts,
+      event: JSON.parse(r.payload) as InboundEvent,
+    }));
+  }
+
   async extend(lease: Lease, leaseMs: number): Promise<boolean> {
     const result = await this.db
       .updateTable("inbox_conversations")
@@ -180,7 +198,11 @@ export abstract class KyselyInbox implements Inbox {
     return result.numUpdatedRows > 0n;
   }
 
-  async complete(lease: Lease, itemIds: readonly number[]): Promise<void> {
+  async complete(
+    lease: Lease,
+    itemIds: readonly number[],
+    options: { keepLease?: boolean } = {},
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await this.#fence(trx, lease);
       if (itemIds.length > 0) {
@@ -192,7 +214,7 @@ export abstract class KyselyInbox implements Inbox {
           .where("id", "in", [...itemIds])
           .execute();
       }
-      await this.#settle(trx, lease.conversationKey);
+      if (!options.keepLease) await this.#settle(trx, lease.conversationKey);
     });
   }
 

@@ -20,10 +20,19 @@ export interface Inbox {
    * a consumer can coalesce messages that queued up during a turn), or `undefined` when none is ready.
    */
   claim(options: ClaimOptions): Promise<Lease | undefined>;
+  /**
+   * Items of the leased conversation that arrived after the lease was taken (not in `lease.items`), in
+   * order. Lets a consumer act on control messages (cancel, approve) while a long turn holds the lease;
+   * it completes those with `complete(lease, ids, { keepLease: true })` and leaves the rest for the next claim.
+   */
+  arrivedSince(lease: Lease): Promise<InboxItem[]>;
   /** Pushes the lease's expiry to now + `leaseMs`. False when the lease was lost. */
   extend(lease: Lease, leaseMs: number): Promise<boolean>;
-  /** Marks these items handled and frees the conversation. Throws `LeaseLostError` if the lease was lost. */
-  complete(lease: Lease, itemIds: readonly number[]): Promise<void>;
+  /**
+   * Marks these items handled and frees the conversation (unless `keepLease`, for items handled while a
+   * turn still runs). Throws `LeaseLostError` if the lease was lost.
+   */
+  complete(lease: Lease, itemIds: readonly number[], options?: { keepLease?: boolean }): Promise<void>;
   /**
    * Gives the lease back after a failure: the items are retried after a backoff, or dead-lettered once
    * they have used their attempts. Throws `LeaseLostError` if the lease was lost.

@@ -1,42 +1,45 @@
+import type { Readable, Writable } from "node:stream";
+
 /**
- * ContainerRuntime: the engine that runs switchboards and project VMs. Docker via dockerode is the real one
- * (VM Manager issue); a local-process runtime serves development. Names are deterministic so that a retry
- * after a lost response adopts what exists instead of creating a twin.
+ * ContainerRuntime: where switchboards and project VMs run. The process runtime (development: local child
+ * processes) is the first; Docker via dockerode comes with the VM Manager. Names are deterministic
+ * (`sb-<user id>`, `vm-<project id>`), so a retry after a lost response adopts what exists instead of
+ * creating a twin, and a restarted control plane finds the agents that kept running.
  */
 export interface ContainerRuntime {
-  readonly kind: "docker" | "process";
-  /** Creates the container and its volume if missing, adopts them if present. */
-  ensure(spec: ContainerSpec): Promise<ContainerInfo>;
-  start(name: string): Promise<void>;
-  stop(name: string, options?: { timeoutMs?: number }): Promise<void>;
-  /** Removes the container; the volume too only when asked. */
+  readonly kind: "process" | "docker";
+  /** Creates the agent (and its volume) if missing, starts it if stopped, and waits until it is ready. */
+  ensureRunning(spec: AgentSpec): Promise<void>;
+  /** Runs the bridge command in the agent; its stdin/stdout carry the bridge protocol. */
+  openBridge(name: string): Promise<BridgeStream>;
+  stop(name: string): Promise<void>;
+  /** Removes the agent; its volume (conversation history) too only when asked. */
   remove(name: string, options?: { volume?: boolean }): Promise<void>;
-  inspect(name: string): Promise<ContainerInfo | undefined>;
-  /** Everything we created, found by label, for the reconciler. */
-  list(): Promise<ContainerInfo[]>;
-  /** Runs the bridge command inside the container; its stdin/stdout carry the bridge protocol. */
-  exec(name: string, command: readonly string[]): Promise<ExecStream>;
+  inspect(name: string): Promise<AgentInfo | undefined>;
+  list(): Promise<AgentInfo[]>;
+  /** Stops everything this runtime started in this process (shutdown). Agents survive a crash by design. */
+  close(): Promise<void>;
 }
 
-export interface ContainerSpec {
+export interface AgentSpec {
   readonly name: string;
-  readonly image: string;
-  readonly volume: string;
+  readonly kind: "switchboard" | "project";
+  /** Environment of the agent: its owner's credential and settings; never the control plane's secrets. */
   readonly env: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
-  readonly limits: { memoryBytes: number; cpus: number; pids: number };
 }
 
-export interface ContainerInfo {
+export interface AgentInfo {
   readonly name: string;
-  readonly state: "created" | "running" | "stopped" | "missing";
+  readonly kind: "switchboard" | "project";
+  readonly state: "running" | "stopped";
   readonly labels: Readonly<Record<string, string>>;
 }
 
-export interface ExecStream {
-  readonly stdin: NodeJS.WritableStream;
-  readonly stdout: NodeJS.ReadableStream;
-  /** Resolves with the exit code when the command ends. */
-  readonly exited: Promise<number>;
-  kill(): Promise<void>;
+export interface BridgeStream {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Resolves when the bridge ends (either side closed). */
+  readonly closed: Promise<void>;
+  close(): void;
 }

@@ -1,0 +1,207 @@
+import { createInterface } from "node:readline";
+import {
+  AgentEvent,
+  DaemonFrame,
+  type DaemonReply,
+  encodeFrame,
+  PROTOCOL_VERSION,
+  type RouterFrame,
+} from "../agent/protocol.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { KeyValueRepository } from "../store/port.ts";
+import type { BridgeStream, ContainerRuntime } from "../vm/port.ts";
+
+type TurnState = Extract<DaemonReply, { type: "turn_state" }>;
+
+export interface AgentConnectionOptions {
+  readonly name: string;
+  readonly runtime: ContainerRuntime;
+  /** Makes sure the agent runs (creating or starting it); called before every (re)connect. */
+  readonly ensure: () => Promise<void>;
+  /** Where the last fully handled event `seq` is kept, so a restarted router resumes from it. */
+  readonly cursors: KeyValueRepository;
+  /** Handles each event in order; the cursor moves past an event only after this resolves. */
+  readonly onEvent: (event: AgentEvent) => Promise<void>;
+  readonly logger: Logger;
+}
+
+/**
+ * The router's end of one agent's bridge. Connects (starting the agent first), says `hello` with the
+ * persisted cursor, hands every event to `onEvent` strictly in order, then persists the cursor and acks.
+ * When the bridge drops it reconnects (restarting a dead agent) and the daemon replays what was missed;
+ * events that were replayed but already handled before a crash reach `onEvent` again, so handlers must be
+ * idempotent (they are: outbox keys, turn records).
+ */
+export class AgentConnection {
+  readonly name: string;
+  readonly #options: AgentConnectionOptions;
+  #bridge: BridgeStream | undefined;
+  #ready: Promise<void> | undefined;
+  #handled = 0;
+  #closed = false;
+  #queue: Promise<void> = Promise.resolve();
+  readonly #replies = new Map<string, (reply: DaemonReply) => void>();
+
+  constructor(options: AgentConnectionOptions) {
+    this.name = options.name;
+    this.#options = options;
+  }
+
+  /** Resolves once a bridge is attached and welcomed (connecting if needed). */
+  ready(): Promise<void> {
+    this.#ready ??= this.#connectWithRetry().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async send(frame: RouterFrame): Promise<void> {
+    await this.ready();
+    this.#bridge?.stdin.write(encodeFrame(frame));
+  }
+
+  /** Where a turn stands in the daemon. */
+  async queryTurn(turnId: string, timeoutMs = 10_000): Promise<TurnState> {
+    const reply = await this.#request(`turn:${turnId}`, { type: "query_turn", turnId }, timeoutMs);
+    return reply as TurnState;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#bridge?.close();
+    await this.#queue.catch(() => {});
+  }
+
+  async #request(key: string, frame: RouterFrame, timeoutMs: number): Promise<DaemonReply> {
+    const answer = new Promise<DaemonReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#replies.delete(key);
+        reject(new Error(`agent ${this.name} did not answer ${frame.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#replies.set(key, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+    });
+    await this.send(frame);
+    return answer;
+  }
+
+  async #connectWithRetry(): Promise<void> {
+    let delay = 100;
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw new Error(`connection to ${this.name} is closed`);
+      try {
+        await this.#connect();
+        return;
+      } catch (error) {
+        if (attempt >= 8) throw error;
+        this.#options.logger.warn(
+          { agent: this.name, err: error, attempt },
+          "bridge connect failed; retrying",
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  async #connect(): Promise<void> {
+    await this.#options.ensure();
+    this.#handled = Math.max(
+      this.#handled,
+      (await this.#options.cursors.get<number>(this.#cursorKey())) ?? 0,
+    );
+    const bridge = await this.#options.runtime.openBridge(this.name);
+    this.#bridge = bridge;
+    const welcomed = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`agent ${this.name} sent no welcome`)), 10_000);
+      this.#replies.set("welcome", (reply) => {
+        clearTimeout(timer);
+        resolve(reply.type === "welcome" ? reply.lastSeq : 0);
+      });
+      void bridge.closed.then(() => reject(new Error(`bridge to ${this.name} closed during hello`)));
+    });
+    const lines = createInterface({ input: bridge.stdout, crlfDelay: Number.POSITIVE_INFINITY });
+    lines.on("line", (line) => this.#onLine(line));
+    void bridge.closed.then(() => this.#onBridgeClosed(bridge));
+    bridge.stdin.on("error", () => {}); // a dying bridge surfaces through `closed`
+    bridge.stdin.write(encodeFrame({ type: "hello", protocol: PROTOCOL_VERSION, resumeFrom: this.#handled }));
+    const lastSeq = await welcomed;
+    if (lastSeq < this.#handled) {
+      // The agent's log is newer than our cursor (its volume was recreated): start over from its beginning.
+      this.#options.logger.warn({ agent: this.name, lastSeq, cursor: this.#handled }, "agent log restarted");
+      this.#handled = 0;
+      await this.#options.cursors.set(this.#cursorKey(), 0);
+      bridge.stdin.write(encodeFrame({ type: "hello", protocol: PROTOCOL_VERSION, resumeFrom: 0 }));
+    }
+    this.#options.logger.debug({ agent: this.name, resumeFrom: this.#handled }, "bridge attached");
+  }
+
+  #onLine(line: string): void {
+    if (line.trim() === "") return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      this.#options.logger.warn(
+        { agent: this.name, line: line.slice(0, 200) },
+        "bridge sent a non-JSON line",
+      );
+      return;
+    }
+    const frame = DaemonFrame.safeParse(parsed);
+    if (!frame.success) {
+      this.#options.logger.warn(
+        { agent: this.name, line: line.slice(0, 200) },
+        "bridge sent an unknown frame",
+      );
+      return;
+    }
+    const f = frame.data;
+    if ("seq" in f) {
+      const event = AgentEvent.parse(f);
+      this.#queue = this.#queue.then(() => this.#handle(event));
+      return;
+    }
+    const key = f.type === "welcome" ? "welcome" : f.type === "pong" ? `pong:${f.id}` : `turn:${f.turnId}`;
+    const waiter = this.#replies.get(key);
+    this.#replies.delete(key);
+    waiter?.(f);
+  }
+
+  async #handle(event: AgentEvent): Promise<void> {
+    if (event.seq <= this.#handled) return; // replayed and already handled
+    try {
+      await this.#options.onEvent(event);
+    } catch (error) {
+      // Not advancing the cursor means the event comes again on the next connection.
+      this.#options.logger.error(
+        { agent: this.name, err: error, seq: event.seq },
+        "handling an agent event failed",
+      );
+      this.#bridge?.close();
+      return;
+    }
+    this.#handled = event.seq;
+    await this.#options.cursors.set(this.#cursorKey(), event.seq);
+    this.#bridge?.stdin.write(encodeFrame({ type: "ack", seq: event.seq }));
+  }
+
+  #onBridgeClosed(bridge: BridgeStream): void {
+    if (this.#bridge !== bridge) return;
+    this.#bridge = undefined;
+    this.#ready = undefined;
+    if (this.#closed) return;
+    this.#options.logger.warn({ agent: this.name }, "bridge closed; reconnecting");
+    // Reconnect in the background so events keep flowing even with no turn waiting.
+    this.ready().catch((error: unknown) =>
+      this.#options.logger.error({ agent: this.name, err: error }, "could not reconnect to agent"),
+    );
+  }
+
+  #cursorKey(): string {
+    return `agent-cursor:${this.name}`;
+  }
+}

@@ -1,0 +1,88 @@
+import type { InboxItem } from "../inbox/index.ts";
+import { shortId } from "./agent-events.ts";
+import type { CommandName } from "./classify.ts";
+import type { RouterContext } from "./context.ts";
+
+/**
+ * The router's own commands. Each reply's outbox key derives from the inbox item, so handling the same
+ * item twice (after a crash) answers once. Every command checks who is asking (DESIGN §3.8): only an
+ * enabled person, and for approvals only the owner of the agent that asked.
+ */
+export async function runCommand(
+  ctx: RouterContext,
+  item: InboxItem,
+  name: CommandName,
+  args: string,
+): Promise<void> {
+  const event = item.event;
+  const key = `cmd:${item.id}`;
+  const { store, turns, runtime } = ctx.deps;
+  const user = await store.identities.resolveUser({
+    platform: event.platform,
+    platformUserId: event.sender.platformUserId,
+    displayName: event.sender.displayName ?? null,
+  });
+  const agent = ctx.switchboardName(user);
+
+  switch (name) {
+    case "help":
+      return ctx.say(key, event, "help");
+    case "status": {
+      const info = await runtime.inspect(agent);
+      const conversation = await store.conversations.get(event.conversation.key);
+      const running = await turns.open(event.conversation.key);
+      const waiting = [...ctx.approvals.values()].filter((a) => a.conversationKey === event.conversation.key);
+      const lang = ctx.language(event);
+      return ctx.say(key, event, "status", {
+        agent,
+        state: info?.state ?? "not created",
+        session: conversation?.agentSessionId ?? (lang === "zh-TW" ? "尚無" : "none yet"),
+        running: running ? (lang === "zh-TW" ? "是" : "yes") : lang === "zh-TW" ? "否" : "no",
+        approvals: waiting.length,
+      });
+    }
+    case "new": {
+      await ctx
+        .connection(agent, "switchboard", user.id)
+        .send({ type: "forget", conversation: event.conversation.key });
+      if (await store.conversations.get(event.conversation.key)) {
+        await store.conversations.setAgentSession(event.conversation.key, null);
+      }
+      return ctx.say(key, event, "newSession");
+    }
+    case "cancel": {
+      const running = await turns.open(event.conversation.key);
+      if (!running) return ctx.say(key, event, "nothingToCancel");
+      await ctx
+        .connection(running.agent, "switchboard", running.userId)
+        .send({ type: "interrupt", conversation: event.conversation.key });
+      return ctx.say(key, event, "cancelled");
+    }
+    case "approve":
+    case "deny": {
+      const waiting = [...ctx.approvals.values()].filter(
+        (a) => a.conversationKey === event.conversation.key && a.userId === user.id,
+      );
+      const wanted = args.trim().toLowerCase();
+      const matches = wanted
+        ? waiting.filter((a) => shortId(a.requestId).toLowerCase().startsWith(wanted))
+        : waiting;
+      if (matches.length === 0) return ctx.say(key, event, "noPendingApproval");
+      if (matches.length > 1) {
+        return ctx.say(key, event, "ambiguousApproval", {
+          ids: matches.map((a) => shortId(a.requestId)).join(", "),
+        });
+      }
+      const approval = matches[0];
+      if (!approval) return;
+      // The daemon answers with permission_resolved, which posts "approved/denied by …" once.
+      await ctx.connection(approval.agent, "switchboard", approval.userId).send({
+        type: "permission",
+        requestId: approval.requestId,
+        allow: name === "approve",
+        by: event.sender.displayName ?? event.sender.platformUserId,
+      });
+      return;
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import type { AgentEvent } from "../agent/protocol.ts";
+import type { AgentsConfig } from "../config/index.ts";
+import type { Outbox } from "../delivery/port.ts";
+import type { Inbox } from "../inbox/index.ts";
+import type { InboundEvent } from "../ingress/event.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { Store, User } from "../store/index.ts";
+import type { ContainerRuntime } from "../vm/port.ts";
+import { AgentConnection } from "./agent-connection.ts";
+import { type Language, languageFor, type MessageKey, message } from "./messages.ts";
+import type { TurnReply, TurnStore } from "./turn-store.ts";
+
+/** Live text of a turn, for platforms that show a reply as it is written (webchat today). */
+export interface StreamSink {
+  delta(conversationKey: string, turnId: string, text: string): void;
+}
+
+export interface RouterDeps {
+  readonly inbox: Inbox;
+  readonly store: Store;
+  readonly turns: TurnStore;
+  readonly outbox: Outbox;
+  readonly runtime: ContainerRuntime;
+  readonly agents: AgentsConfig;
+  readonly logger: Logger;
+  /** Wakes the outbox dispatcher after a reply is recorded. */
+  readonly kickDelivery: () => void;
+  readonly stream?: StreamSink;
+  readonly now?: () => number;
+}
+
+/** A tool permission request waiting in a conversation. */
+export interface PendingApproval {
+  readonly requestId: string;
+  readonly agent: string;
+  readonly turnId: string;
+  readonly conversationKey: string;
+  readonly userId: string;
+  readonly tool: string;
+}
+
+/**
+ * What the router's parts share: dependencies, the agent connections (one per agent), approvals waiting
+ * in chats, and the turns this process is waiting on.
+ */
+export class RouterContext {
+  readonly deps: RouterDeps;
+  readonly now: () => number;
+  readonly approvals = new Map<string, PendingApproval>();
+  /** Turns this router waits on, by turn id; fed by the agent event handler. */
+  readonly waiters = new Map<string, (event: AgentEvent) => void>();
+  readonly #connections = new Map<string, AgentConnection>();
+  #onEvent: (agent: string, event: AgentEvent) => Promise<void> = async () => {};
+
+  constructor(deps: RouterDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  setEventHandler(handler: (agent: string, event: AgentEvent) => Promise<void>): void {
+    this.#onEvent = handler;
+  }
+
+  /** The switchboard agent of a user: deterministic name, so restarts and retries find the same one. */
+  switchboardName(user: User): string {
+    return `sb-${user.id}`;
+  }
+
+  isEnabled(event: InboundEvent): boolean {
+    // The webchat is served on this machine to its local operator.
+    if (event.platform === "webchat") return true;
+    return this.deps.agents.admins.includes(`${event.platform}:${event.sender.platformUserId}`);
+  }
+
+  language(event: InboundEvent): Language {
+    return languageFor(event.sender.locale, this.deps.agents.language);
+  }
+
+  connection(agent: string, kind: "switchboard" | "project", userId: string): AgentConnection {
+    let connection = this.#connections.get(agent);
+    if (!connection) {
+      const { agents } = this.deps;
+      const env: Record<string, string> = {
+        ...agents.credentialEnv,
+        CLOUDCLAUDE_PERMISSION_TIMEOUT_MS: String(agents.permissionTimeoutMs),
+        CLOUDCLAUDE_AGENT_IDLE_MS: String(agents.idleMs),
+        ...(agents.claudeExecutable && { CLAUDE_CODE_EXECUTABLE: agents.claudeExecutable }),
+      };
+      connection = new AgentConnection({
+        name: agent,
+        runtime: this.deps.runtime,
+        ensure: () =>
+          this.deps.runtime.ensureRunning({ name: agent, kind, env, labels: { "cloudclaude.user": userId } }),
+        cursors: this.deps.store.transportState,
+        onEvent: (event) => this.#onEvent(agent, event),
+        logger: this.deps.logger,
+      });
+      this.#connections.set(agent, connection);
+    }
+    return connection;
+  }
+
+  existingConnection(agent: string): AgentConnection | undefined {
+    return this.#connections.get(agent);
+  }
+
+  async closeConnections(): Promise<void> {
+    await Promise.all([...this.#connections.values()].map((c) => c.close()));
+  }
+
+  /** Records a system reply in the outbox (idempotent on `key`) and wakes delivery. */
+  async reply(key: string, to: TurnReply, conversationKey: string, text: string): Promise<void> {
+    await this.deps.outbox.enqueue({
+      idempotencyKey: key,
+      platform: to.platform,
+      conversationKey,
+      reply: to.reply,
+      inboundReceivedAt: to.inboundReceivedAt,
+      text,
+    });
+    this.deps.kickDelivery();
+  }
+
+  /** Replies to an inbound event with a catalog message. */
+  async say(key: string, event: InboundEvent, msg: MessageKey, params: Record<string, string | number> = {}) {
+    await this.reply(
+      key,
+      replyTo(event, this.language(event)),
+      event.conversation.key,
+      message(this.language(event), msg, params),
+    );
+  }
+}
+
+export function replyTo(event: InboundEvent, language: Language): TurnReply {
+  return { platform: event.platform, reply: event.reply, inboundReceivedAt: event.receivedAt, language };
+}

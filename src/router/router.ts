@@ -1,0 +1,301 @@
+import type { AgentEvent } from "../agent/protocol.ts";
+import type { InboxItem, Lease } from "../inbox/index.ts";
+import { errorMessage } from "../shared/errors.ts";
+import { createAgentEventHandler } from "./agent-events.ts";
+import { classify, isControl } from "./classify.ts";
+import { runCommand } from "./commands.ts";
+import { RouterContext, type RouterDeps, replyTo } from "./context.ts";
+import { message } from "./messages.ts";
+import type { TurnRecord } from "./turn-store.ts";
+
+const LEASE_MS = 60_000;
+const CONTROL_POLL_MS = 250;
+
+export interface RouterOptions extends RouterDeps {
+  /** Identifies this router in leases (several may share one PostgreSQL inbox). */
+  readonly consumerId: string;
+  /** Conversations handled at once. */
+  readonly concurrency?: number;
+  /** Idle poll interval when the inbox is empty (enqueues also wake the router through `kick`). */
+  readonly pollMs?: number;
+}
+
+/**
+ * Takes the head of each ready conversation from the inbox and handles it: the router's own commands
+ * directly; messages as one turn (consecutive messages from one sender coalesced) on the sender's
+ * switchboard. The inbox items are completed only once the reply is safely in the outbox; a crash before
+ * that leaves the lease to expire, and the next claim resumes the same turn (see `TurnStore`).
+ */
+export class Router {
+  readonly #ctx: RouterContext;
+  readonly #options: RouterOptions;
+  #running = false;
+  #workers: Promise<void>[] = [];
+  /** Idle workers' wake-up calls. */
+  readonly #sleepers = new Set<() => void>();
+
+  constructor(options: RouterOptions) {
+    this.#options = options;
+    this.#ctx = new RouterContext(options);
+    this.#ctx.setEventHandler(createAgentEventHandler(this.#ctx));
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    const n = this.#options.concurrency ?? 8;
+    this.#workers = Array.from({ length: n }, () => this.#work());
+  }
+
+  /** Something was enqueued: look now rather than at the next poll. */
+  kick(): void {
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  /** Stops claiming, lets handled leases finish, closes agent bridges (agents keep running). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.kick();
+    await Promise.all(this.#workers);
+    await this.#ctx.closeConnections();
+  }
+
+  async #work(): Promise<void> {
+    const { inbox, logger } = this.#options;
+    while (this.#running) {
+      let lease: Lease | undefined;
+      try {
+        lease = await inbox.claim({ consumer: this.#options.consumerId, leaseMs: LEASE_MS, maxItems: 20 });
+      } catch (error) {
+        logger.error({ err: error }, "inbox claim failed");
+      }
+      if (!lease) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(timer);
+            this.#sleepers.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, this.#options.pollMs ?? 500);
+          this.#sleepers.add(wake);
+        });
+        continue;
+      }
+      try {
+        await this.#handle(lease);
+      } catch (error) {
+        if (error instanceof Stopping) {
+          // The turn goes on in the agent; the next start resumes it from the turn record.
+          await inbox.release(lease).catch(() => {});
+          continue;
+        }
+        logger.error({ err: error, conversation: lease.conversationKey }, "handling a conversation failed");
+        const outcome = await inbox.fail(lease, errorMessage(error)).catch(() => undefined);
+        if (outcome && outcome.deadLettered.length > 0) {
+          const first = lease.items[0]?.event;
+          if (first)
+            await this.#ctx.say(`dead:${lease.items[0]?.id}`, first, "turnFailed", {
+              error: errorMessage(error),
+            });
+        }
+      }
+    }
+  }
+
+  async #handle(lease: Lease): Promise<void> {
+    const { inbox, turns } = this.#options;
+    const keepAlive = setInterval(() => {
+      inbox.extend(lease, LEASE_MS).catch(() => {});
+    }, LEASE_MS / 3);
+    try {
+      const done: number[] = [];
+      // A turn a previous router started on these items and did not finish: resume it, same id.
+      const open = await turns.open(lease.conversationKey);
+      const leased = new Set(lease.items.map((i) => i.id));
+      if (open && open.itemIds.every((id) => leased.has(id))) {
+        await this.#runTurn(lease, open, textOf(lease.items.filter((i) => open.itemIds.includes(i.id))));
+        await inbox.complete(lease, [...open.itemIds]);
+        return;
+      }
+      if (open) await turns.end(open.id, "failed"); // its items are gone: nothing to resume
+
+      const batch: InboxItem[] = [];
+      for (const item of lease.items) {
+        const c = classify(item.event);
+        if (c.kind === "message") {
+          if (batch.length > 0 && batch[0]?.event.sender.platformUserId !== item.event.sender.platformUserId)
+            break;
+          batch.push(item);
+          continue;
+        }
+        if (batch.length > 0) break; // keep order: the turn first, this item on the next claim
+        await this.#handleNonMessage(item);
+        done.push(item.id);
+      }
+      if (batch.length > 0) done.push(...(await this.#startTurn(lease, batch)));
+      await inbox.complete(lease, done);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async #handleNonMessage(item: InboxItem): Promise<void> {
+    const c = classify(item.event);
+    if (c.kind === "ignore") return;
+    if (!this.#ctx.isEnabled(item.event)) {
+      await this.#ctx.say(`cmd:${item.id}`, item.event, "notEnabled", { id: senderId(item) });
+      return;
+    }
+    if (c.kind === "unknown_command")
+      return this.#ctx.say(`cmd:${item.id}`, item.event, "unknownCommand", { command: c.name });
+    if (c.kind === "command") await runCommand(this.#ctx, item, c.name, c.args);
+  }
+
+  /** Records and runs a turn for `batch`; returns the item ids it answered. */
+  async #startTurn(lease: Lease, batch: InboxItem[]): Promise<number[]> {
+    const ids = batch.map((i) => i.id);
+    const first = batch[0]?.event;
+    const last = batch[batch.length - 1]?.event;
+    if (!first || !last) return ids;
+    if (!this.#ctx.isEnabled(first)) {
+      await this.#ctx.say(`cmd:${ids[0]}`, first, "notEnabled", { id: senderId(batch[0] as InboxItem) });
+      return ids;
+    }
+    const { store, turns } = this.#options;
+    const user = await store.identities.resolveUser({
+      platform: first.platform,
+      platformUserId: first.sender.platformUserId,
+      displayName: first.sender.displayName ?? null,
+    });
+    await store.conversations.upsert({
+      key: first.conversation.key,
+      platform: first.platform,
+      kind: first.conversation.kind,
+      ...(first.conversation.title !== undefined && { title: first.conversation.title }),
+    });
+    // The freshest reply context (a LINE reply token is only good for a short while).
+    const record = await turns.create({
+      id: `t${ids[0]}`,
+      conversationKey: first.conversation.key,
+      agent: this.#ctx.switchboardName(user),
+      userId: user.id,
+      itemIds: ids,
+      reply: replyTo(last, this.#ctx.language(first)),
+    });
+    await this.#runTurn(lease, record, textOf(batch));
+    return ids;
+  }
+
+  /** Sends the turn (idempotently) and waits for its end, handling control commands meanwhile. */
+  async #runTurn(lease: Lease, turn: TurnRecord, text: string): Promise<void> {
+    const { outbox, turns, agents } = this.#options;
+    if (await outbox.has(`turn:${turn.id}:final`)) return; // answered before a crash; just finish up
+    const connection = this.#ctx.connection(turn.agent, "switchboard", turn.userId);
+    const events: AgentEvent[] = [];
+    let notify: (() => void) | undefined;
+    this.#ctx.waiters.set(turn.id, (event) => {
+      events.push(event);
+      notify?.();
+    });
+    const deadline = this.#ctx.now() + agents.turnTimeoutMs;
+    try {
+      let attempt = turn.attempt;
+      const state = await connection.queryTurn(turn.id);
+      if (state.state === "lost" || state.state === "failed") attempt = Math.max(attempt, state.attempt) + 1;
+      if (state.state !== "running" && state.state !== "finished") {
+        if (attempt > 2) return await this.#failTurn(turn, "the agent stopped twice while working on this");
+        await turns.setAttempt(turn.id, attempt);
+        const session =
+          (await this.#options.store.conversations.get(turn.conversationKey))?.agentSessionId ?? null;
+        await connection.send({
+          type: "turn",
+          turnId: turn.id,
+          conversation: turn.conversationKey,
+          attempt,
+          sessionId: session,
+          text,
+          sender: { id: turn.userId },
+        });
+      }
+      for (;;) {
+        const event = events.shift();
+        if (event?.type === "turn_finished") return;
+        if (event?.type === "turn_failed") {
+          if (!event.retryable || attempt >= 2) return await this.#failTurn(turn, event.message);
+          attempt += 1;
+          await turns.setAttempt(turn.id, attempt);
+          await connection.send({
+            type: "turn",
+            turnId: turn.id,
+            conversation: turn.conversationKey,
+            attempt,
+            sessionId: event.sessionId,
+            text,
+            sender: { id: turn.userId },
+          });
+          continue;
+        }
+        if (event) continue;
+        if (!this.#running) throw new Stopping();
+        if (this.#ctx.now() > deadline) {
+          await connection.send({ type: "interrupt", conversation: turn.conversationKey }).catch(() => {});
+          const minutes = Math.round(agents.turnTimeoutMs / 60_000);
+          await this.#ctx.reply(
+            `turn:${turn.id}:final`,
+            turn.reply,
+            turn.conversationKey,
+            message(turn.reply.language, "turnTimedOut", { minutes }),
+          );
+          await turns.end(turn.id, "failed");
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          notify = resolve;
+          setTimeout(resolve, CONTROL_POLL_MS);
+        });
+        notify = undefined;
+        await this.#handleControl(lease);
+      }
+    } finally {
+      this.#ctx.waiters.delete(turn.id);
+    }
+  }
+
+  /** /cancel, /approve, /deny and /status act on the running turn instead of waiting behind it. */
+  async #handleControl(lease: Lease): Promise<void> {
+    const arrived = await this.#options.inbox.arrivedSince(lease);
+    const handled: number[] = [];
+    for (const item of arrived) {
+      if (!isControl(classify(item.event))) continue;
+      await this.#handleNonMessage(item);
+      handled.push(item.id);
+    }
+    if (handled.length > 0) await this.#options.inbox.complete(lease, handled, { keepLease: true });
+  }
+
+  async #failTurn(turn: TurnRecord, error: string): Promise<void> {
+    await this.#ctx.reply(
+      `turn:${turn.id}:final`,
+      turn.reply,
+      turn.conversationKey,
+      message(turn.reply.language, "turnFailed", { error }),
+    );
+    await this.#options.turns.end(turn.id, "failed");
+  }
+}
+
+class Stopping extends Error {}
+
+function textOf(items: readonly InboxItem[]): string {
+  return items
+    .map((i) => {
+      const c = classify(i.event);
+      return c.kind === "message" ? c.text : "";
+    })
+    .filter((t) => t !== "")
+    .join("\n\n");
+}
+
+function senderId(item: InboxItem): string {
+  return `${item.event.platform}:${item.event.sender.platformUserId}`;
+}

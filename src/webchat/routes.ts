@@ -1,0 +1,119 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import type { WebchatHub } from "../delivery/webchat-hub.ts";
+import type { Inbox } from "../inbox/index.ts";
+import type { InboundEvent } from "../ingress/event.ts";
+import type { StreamSink } from "../router/index.ts";
+import { WEBCHAT_PAGE } from "./page.ts";
+
+const Message = z.object({
+  session: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
+  text: z.string().trim().min(1).max(20_000),
+  /** Lets the page retry a send without the message being stored twice. */
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .optional(),
+});
+
+/** Text deltas of running turns, for the pages watching those conversations. Not durable by design. */
+export class WebchatStream implements StreamSink {
+  readonly #emitter = new EventEmitter().setMaxListeners(0);
+
+  delta(conversationKey: string, turnId: string, text: string): void {
+    if (conversationKey.startsWith("webchat:")) this.#emitter.emit(conversationKey, { turnId, text });
+  }
+
+  on(conversationKey: string, listener: (d: { turnId: string; text: string }) => void): () => void {
+    this.#emitter.on(conversationKey, listener);
+    return () => this.#emitter.off(conversationKey, listener);
+  }
+}
+
+export interface WebchatDeps {
+  readonly inbox: Inbox;
+  readonly hub: WebchatHub;
+  readonly stream: WebchatStream;
+  readonly now?: () => number;
+}
+
+/**
+ * The webchat platform: the page at `/`, `POST /webchat/api/messages` (stored in the inbox like any
+ * webhook, then acknowledged), and `GET /webchat/api/stream` (server-sent events: `delta` while Claude
+ * writes, `message` for each delivered reply; reconnecting pages get what they missed by Last-Event-ID).
+ * Served to the local operator: the server binds 127.0.0.1 by default.
+ */
+export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): void } {
+  const now = deps.now ?? Date.now;
+  /** Open event streams, ended at shutdown so they do not hold the server's drain open. */
+  const open = new Set<() => void>();
+  app.get("/", (c) => c.html(WEBCHAT_PAGE));
+
+  app.post("/webchat/api/messages", async (c) => {
+    const body = Message.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) return c.json({ error: "expected {session, text}" }, 400);
+    const { session, text } = body.data;
+    const receivedAt = now();
+    const event: InboundEvent = {
+      platform: "webchat",
+      eventId: `${session}:${body.data.id ?? randomUUID()}`,
+      conversation: { key: `webchat:${session}`, kind: "dm" },
+      sender: { platformUserId: "local", displayName: "local operator" },
+      occurredAt: receivedAt,
+      receivedAt,
+      addressedToBot: true,
+      content: { type: "message", text, attachments: [] },
+      reply: { platform: "webchat", sessionId: session },
+      raw: body.data,
+    };
+    const [outcome] = await deps.inbox.enqueue([event]);
+    return c.json({ eventId: event.eventId, status: outcome?.status ?? "accepted" }, 202);
+  });
+
+  app.get("/webchat/api/stream", (c) => {
+    const session = c.req.query("session") ?? "";
+    if (!/^[A-Za-z0-9-]{8,64}$/.test(session)) return c.json({ error: "session required" }, 400);
+    const key = `webchat:${session}`;
+    const after = Number.parseInt(c.req.header("last-event-id") ?? "", 10);
+    return streamSSE(c, async (sse) => {
+      const unsubscribers: (() => void)[] = [];
+      const closed = new Promise<void>((resolve) => {
+        sse.onAbort(resolve);
+        open.add(resolve);
+      });
+      unsubscribers.push(
+        deps.hub.subscribe(
+          key,
+          (m) => {
+            const turnId = /^turn:([^:]+):/.exec(m.key)?.[1];
+            void sse.writeSSE({
+              event: "message",
+              id: String(m.seq),
+              data: JSON.stringify({ text: m.text, turnId }),
+            });
+          },
+          Number.isSafeInteger(after) ? { after } : {},
+        ),
+        deps.stream.on(key, (d) => {
+          void sse.writeSSE({ event: "delta", data: JSON.stringify(d) });
+        }),
+      );
+      const ping = setInterval(() => {
+        void sse.writeSSE({ event: "ping", data: "" });
+      }, 15_000);
+      await closed;
+      clearInterval(ping);
+      for (const off of unsubscribers) off();
+    });
+  });
+
+  return {
+    closeStreams() {
+      for (const end of open) end();
+      open.clear();
+    },
+  };
+}
