@@ -10,4 +10,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-await import("../src/cli/main.ts");
+// Inside a switchboard or VM only the agent side runs: skip loading the control plane (it would add
+// about half a second to every bridge attach).
+if (process.argv[2] === "agent") await import("../src/agent/main.ts");
+else await import("../src/cli/main.ts");

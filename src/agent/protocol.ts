@@ -51,7 +51,12 @@ export const RouterFrame = z.discriminatedUnion("type", [
     reason: z.string().optional(),
   }),
   /** The control plane's result for a switchboard `tool_call`. */
-  z.object({ type: z.literal("tool_result"), callId: z.string().min(1), ok: z.boolean(), output: z.string() }),
+  z.object({
+    type: z.literal("tool_result"),
+    callId: z.string().min(1),
+    ok: z.boolean(),
+    output: z.string(),
+  }),
   /** Asks where a turn stands; answered by `turn_state` (not persisted). */
   z.object({ type: z.literal("query_turn"), turnId }),
   /** Everything up to `seq` is durably handled by the router; the daemon may compact its log up to it. */
@@ -73,7 +78,13 @@ export const AgentEvent = z.discriminatedUnion("type", [
   }),
   /** A piece of the assistant's text, in order; the final text is repeated in `turn_finished`. */
   z.object({ ...eventBase, type: z.literal("text"), text: z.string() }),
-  z.object({ ...eventBase, type: z.literal("tool_use"), toolUseId: z.string(), name: z.string(), input: z.unknown() }),
+  z.object({
+    ...eventBase,
+    type: z.literal("tool_use"),
+    toolUseId: z.string(),
+    name: z.string(),
+    input: z.unknown(),
+  }),
   /** Claude Code asks to use a tool; answer with a `permission` frame before `expiresAt` or it is denied. */
   z.object({
     ...eventBase,
@@ -93,7 +104,13 @@ export const AgentEvent = z.discriminatedUnion("type", [
     by: z.string(),
   }),
   /** A switchboard tool call for the control plane to execute with the user's authority. */
-  z.object({ ...eventBase, type: z.literal("tool_call"), callId: z.string(), name: z.string(), input: z.unknown() }),
+  z.object({
+    ...eventBase,
+    type: z.literal("tool_call"),
+    callId: z.string(),
+    name: z.string(),
+    input: z.unknown(),
+  }),
   z.object({
     ...eventBase,
     type: z.literal("turn_finished"),

@@ -4,6 +4,7 @@ import { errorMessage } from "../shared/errors.ts";
 import { createLogger } from "../shared/logger.ts";
 import { migrateToLatest, openDatabase } from "../store/index.ts";
 import { registerInboxCommands } from "./inbox.ts";
+import { registerProjectCommands } from "./projects.ts";
 import { runServe } from "./serve.ts";
 import { registerSetupCommands } from "./setup.ts";
 
@@ -52,6 +53,7 @@ program
 
 registerInboxCommands(program, () => load().config);
 registerSetupCommands(program, () => load().config);
+registerProjectCommands(program, () => load().config);
 
 program
   .command("agent")

@@ -60,7 +60,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
         const output = turn
           ? await runSwitchboardTool(ctx, turn.userId, event.name, event.input)
           : { ok: false, output: "unknown turn" };
-        await ctx.connection(agent, "switchboard", turn?.userId ?? "").send({
+        await ctx.connection(agent, turn?.userId ?? "").send({
           type: "tool_result",
           callId: event.callId,
           ...output,
@@ -69,7 +69,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
       }
       case "turn_finished": {
         if (turn) {
-          await deps.store.conversations.setAgentSession(turn.conversationKey, event.sessionId);
+          await deps.store.conversations.setAgentSession(turn.conversationKey, agent, event.sessionId);
           const text =
             event.text.trim() !== ""
               ? event.text

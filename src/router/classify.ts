@@ -17,7 +17,7 @@ export type Classified =
  * (platform slash commands arrive already split: Slack `/claude …`, Discord `/claude prompt:…` are messages
  * for the agent; Slack `/status` is our command). Button presses carry `approve:<id>` / `deny:<id>`.
  */
-export function classify(event: InboundEvent): Classified {
+export function classify(event: InboundEvent, options: { bound?: boolean } = {}): Classified {
   const content = event.content;
   if (content.type === "action") {
     const [verb, id = ""] = content.value.split(":", 2);
@@ -36,7 +36,7 @@ export function classify(event: InboundEvent): Classified {
     if (isCommand(name)) return { kind: "command", name, args: (match[2] ?? "").trim() };
     if (event.addressedToBot) return { kind: "unknown_command", name };
   }
-  if (!event.addressedToBot) return { kind: "ignore" };
+  if (!event.addressedToBot && !options.bound) return { kind: "ignore" };
   const attachments = content.attachments.map((a) => `[attachment: ${a.name ?? a.kind}]`);
   return message([text, ...attachments].filter((s) => s !== "").join("\n"));
 }

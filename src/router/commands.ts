@@ -22,31 +22,29 @@ export async function runCommand(
     platformUserId: event.sender.platformUserId,
     displayName: event.sender.displayName ?? null,
   });
-  const agent = ctx.switchboardName(user);
+  const { agent } = await ctx.targetFor(event, user);
 
   switch (name) {
     case "help":
       return ctx.say(key, event, "help");
     case "status": {
       const info = await runtime.inspect(agent);
-      const conversation = await store.conversations.get(event.conversation.key);
+      const session = await store.conversations.sessionOf(event.conversation.key, agent);
       const running = await turns.open(event.conversation.key);
       const waiting = [...ctx.approvals.values()].filter((a) => a.conversationKey === event.conversation.key);
       const lang = ctx.language(event);
       return ctx.say(key, event, "status", {
         agent,
         state: info?.state ?? "not created",
-        session: conversation?.agentSessionId ?? (lang === "zh-TW" ? "尚無" : "none yet"),
+        session: session ?? (lang === "zh-TW" ? "尚無" : "none yet"),
         running: running ? (lang === "zh-TW" ? "是" : "yes") : lang === "zh-TW" ? "否" : "no",
         approvals: waiting.length,
       });
     }
     case "new": {
-      await ctx
-        .connection(agent, "switchboard", user.id)
-        .send({ type: "forget", conversation: event.conversation.key });
+      await ctx.connection(agent, user.id).send({ type: "forget", conversation: event.conversation.key });
       if (await store.conversations.get(event.conversation.key)) {
-        await store.conversations.setAgentSession(event.conversation.key, null);
+        await store.conversations.setAgentSession(event.conversation.key, agent, null);
       }
       return ctx.say(key, event, "newSession");
     }
@@ -54,7 +52,7 @@ export async function runCommand(
       const running = await turns.open(event.conversation.key);
       if (!running) return ctx.say(key, event, "nothingToCancel");
       await ctx
-        .connection(running.agent, "switchboard", running.userId)
+        .connection(running.agent, running.userId)
         .send({ type: "interrupt", conversation: event.conversation.key });
       return ctx.say(key, event, "cancelled");
     }
@@ -76,7 +74,7 @@ export async function runCommand(
       const approval = matches[0];
       if (!approval) return;
       // The daemon answers with permission_resolved, which posts "approved/denied by …" once.
-      await ctx.connection(approval.agent, "switchboard", approval.userId).send({
+      await ctx.connection(approval.agent, approval.userId).send({
         type: "permission",
         requestId: approval.requestId,
         allow: name === "approve",

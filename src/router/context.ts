@@ -4,7 +4,7 @@ import type { Outbox } from "../delivery/port.ts";
 import type { Inbox } from "../inbox/index.ts";
 import type { InboundEvent } from "../ingress/event.ts";
 import type { Logger } from "../shared/logger.ts";
-import type { Store, User } from "../store/index.ts";
+import type { Project, Store, User } from "../store/index.ts";
 import type { ContainerRuntime } from "../vm/port.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { type Language, languageFor, type MessageKey, message } from "./messages.ts";
@@ -66,6 +66,20 @@ export class RouterContext {
     return `sb-${user.id}`;
   }
 
+  /**
+   * Where a conversation's turns go: the project VM it is bound to, else the sender's switchboard. For a
+   * project, only its owner may drive it (members come with the identity work).
+   */
+  async targetFor(
+    event: InboundEvent,
+    user: User,
+  ): Promise<{ agent: string; project?: Project; allowed: boolean }> {
+    const binding = await this.deps.store.projects.bindingOf(event.conversation.key);
+    const project = binding && (await this.deps.store.projects.get(binding.projectId));
+    if (project) return { agent: `vm-${project.id}`, project, allowed: project.ownerUserId === user.id };
+    return { agent: this.switchboardName(user), allowed: true };
+  }
+
   isEnabled(event: InboundEvent): boolean {
     // The webchat is served on this machine to its local operator.
     if (event.platform === "webchat") return true;
@@ -76,7 +90,13 @@ export class RouterContext {
     return languageFor(event.sender.locale, this.deps.agents.language);
   }
 
-  connection(agent: string, kind: "switchboard" | "project", userId: string): AgentConnection {
+  /** Project VMs are `vm-<project id>`; everything else is a switchboard. */
+  kindOf(agent: string): "switchboard" | "project" {
+    return agent.startsWith("vm-") ? "project" : "switchboard";
+  }
+
+  connection(agent: string, userId: string): AgentConnection {
+    const kind = this.kindOf(agent);
     let connection = this.#connections.get(agent);
     if (!connection) {
       const { agents } = this.deps;

@@ -39,6 +39,7 @@ const en = {
   emptyReply: () => "(Claude finished without writing a reply.)",
   interrupted: () => "Stopped.",
   unknownCommand: (p: Params) => `Unknown command /${p.command}. Send /help for the list.`,
+  notMember: (p: Params) => `This chat is bound to the project ${p.project}, which you are not a member of.`,
 } satisfies Record<string, (p: Params) => string>;
 
 export type MessageKey = keyof typeof en;
@@ -72,6 +73,7 @@ const zhTW: Catalog = {
   emptyReply: () => "（Claude 已完成，但沒有文字回覆。）",
   interrupted: () => "已停止。",
   unknownCommand: (p) => `未知的指令 /${p.command}。輸入 /help 查看指令列表。`,
+  notMember: (p) => `這個聊天已綁定專案 ${p.project}，但你不是該專案的成員。`,
 };
 
 const CATALOGS: Record<Language, Catalog> = { en, "zh-TW": zhTW };

@@ -8,7 +8,8 @@ import { RouterContext, type RouterDeps, replyTo } from "./context.ts";
 import { message } from "./messages.ts";
 import type { TurnRecord } from "./turn-store.ts";
 
-const LEASE_MS = 60_000;
+// Short enough that a crashed router's conversations are picked up again quickly; renewed every third of it.
+const LEASE_MS = 15_000;
 const CONTROL_POLL_MS = 250;
 
 export interface RouterOptions extends RouterDeps {
@@ -112,16 +113,18 @@ export class Router {
       // A turn a previous router started on these items and did not finish: resume it, same id.
       const open = await turns.open(lease.conversationKey);
       const leased = new Set(lease.items.map((i) => i.id));
-      if (open && open.itemIds.every((id) => leased.has(id))) {
+      if (open?.itemIds.every((id) => leased.has(id))) {
         await this.#runTurn(lease, open, textOf(lease.items.filter((i) => open.itemIds.includes(i.id))));
         await inbox.complete(lease, [...open.itemIds]);
         return;
       }
       if (open) await turns.end(open.id, "failed"); // its items are gone: nothing to resume
 
+      // In a conversation bound to a project, everything said there is for the project's Claude.
+      const bound = (await this.#options.store.projects.bindingOf(lease.conversationKey)) !== undefined;
       const batch: InboxItem[] = [];
       for (const item of lease.items) {
-        const c = classify(item.event);
+        const c = classify(item.event, { bound });
         if (c.kind === "message") {
           if (batch.length > 0 && batch[0]?.event.sender.platformUserId !== item.event.sender.platformUserId)
             break;
@@ -132,7 +135,7 @@ export class Router {
         await this.#handleNonMessage(item);
         done.push(item.id);
       }
-      if (batch.length > 0) done.push(...(await this.#startTurn(lease, batch)));
+      if (batch.length > 0) done.push(...(await this.#startTurn(lease, batch, bound)));
       await inbox.complete(lease, done);
     } finally {
       clearInterval(keepAlive);
@@ -152,13 +155,15 @@ export class Router {
   }
 
   /** Records and runs a turn for `batch`; returns the item ids it answered. */
-  async #startTurn(lease: Lease, batch: InboxItem[]): Promise<number[]> {
+  async #startTurn(lease: Lease, batch: InboxItem[], bound: boolean): Promise<number[]> {
     const ids = batch.map((i) => i.id);
     const first = batch[0]?.event;
     const last = batch[batch.length - 1]?.event;
     if (!first || !last) return ids;
+    const quiet = bound && !first.addressedToBot; // chatter in a bound group: never answered with refusals
     if (!this.#ctx.isEnabled(first)) {
-      await this.#ctx.say(`cmd:${ids[0]}`, first, "notEnabled", { id: senderId(batch[0] as InboxItem) });
+      if (!quiet)
+        await this.#ctx.say(`cmd:${ids[0]}`, first, "notEnabled", { id: senderId(batch[0] as InboxItem) });
       return ids;
     }
     const { store, turns } = this.#options;
@@ -167,6 +172,12 @@ export class Router {
       platformUserId: first.sender.platformUserId,
       displayName: first.sender.displayName ?? null,
     });
+    const target = await this.#ctx.targetFor(first, user);
+    if (!target.allowed) {
+      if (!quiet)
+        await this.#ctx.say(`cmd:${ids[0]}`, first, "notMember", { project: target.project?.name ?? "" });
+      return ids;
+    }
     await store.conversations.upsert({
       key: first.conversation.key,
       platform: first.platform,
@@ -177,7 +188,7 @@ export class Router {
     const record = await turns.create({
       id: `t${ids[0]}`,
       conversationKey: first.conversation.key,
-      agent: this.#ctx.switchboardName(user),
+      agent: target.agent,
       userId: user.id,
       itemIds: ids,
       reply: replyTo(last, this.#ctx.language(first)),
@@ -190,7 +201,7 @@ export class Router {
   async #runTurn(lease: Lease, turn: TurnRecord, text: string): Promise<void> {
     const { outbox, turns, agents } = this.#options;
     if (await outbox.has(`turn:${turn.id}:final`)) return; // answered before a crash; just finish up
-    const connection = this.#ctx.connection(turn.agent, "switchboard", turn.userId);
+    const connection = this.#ctx.connection(turn.agent, turn.userId);
     const events: AgentEvent[] = [];
     let notify: (() => void) | undefined;
     this.#ctx.waiters.set(turn.id, (event) => {
@@ -205,8 +216,7 @@ export class Router {
       if (state.state !== "running" && state.state !== "finished") {
         if (attempt > 2) return await this.#failTurn(turn, "the agent stopped twice while working on this");
         await turns.setAttempt(turn.id, attempt);
-        const session =
-          (await this.#options.store.conversations.get(turn.conversationKey))?.agentSessionId ?? null;
+        const session = await this.#options.store.conversations.sessionOf(turn.conversationKey, turn.agent);
         await connection.send({
           type: "turn",
           turnId: turn.id,
@@ -221,7 +231,18 @@ export class Router {
         const event = events.shift();
         if (event?.type === "turn_finished") return;
         if (event?.type === "turn_failed") {
-          if (!event.retryable || attempt >= 2) return await this.#failTurn(turn, event.message);
+          // A session whose transcript is gone (volume recreated) cannot be resumed: start afresh, once.
+          const lostSession =
+            !event.retryable && event.sessionId !== null && /No conversation found/i.test(event.message);
+          if ((!event.retryable && !lostSession) || attempt >= 2)
+            return await this.#failTurn(turn, event.message);
+          if (lostSession) {
+            this.#options.logger.warn(
+              { turn: turn.id, agent: turn.agent },
+              "session transcript missing; starting a new session",
+            );
+            await this.#options.store.conversations.setAgentSession(turn.conversationKey, turn.agent, null);
+          }
           attempt += 1;
           await turns.setAttempt(turn.id, attempt);
           await connection.send({
@@ -229,7 +250,7 @@ export class Router {
             turnId: turn.id,
             conversation: turn.conversationKey,
             attempt,
-            sessionId: event.sessionId,
+            sessionId: lostSession ? null : event.sessionId,
             text,
             sender: { id: turn.userId },
           });
@@ -289,7 +310,7 @@ class Stopping extends Error {}
 function textOf(items: readonly InboxItem[]): string {
   return items
     .map((i) => {
-      const c = classify(i.event);
+      const c = classify(i.event, { bound: true });
       return c.kind === "message" ? c.text : "";
     })
     .filter((t) => t !== "")

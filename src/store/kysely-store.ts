@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import { ConflictError, errorMessage } from "../shared/errors.ts";
 import type { DatabaseHandle } from "./database.ts";
+import { KyselyProjects } from "./kysely-projects.ts";
 import type {
   Conversation,
   ConversationKind,
@@ -10,6 +11,7 @@ import type {
   IdentityRepository,
   KeyValueRepository,
   Platform,
+  ProjectRepository,
   Store,
   StoreHealth,
   User,
@@ -24,6 +26,7 @@ export class KyselyStore implements Store {
   readonly identities: IdentityRepository;
   readonly conversations: ConversationRepository;
   readonly transportState: KeyValueRepository;
+  readonly projects: ProjectRepository;
   readonly #handle: DatabaseHandle;
   readonly #now: () => number;
   #closing: Promise<void> | undefined;
@@ -36,6 +39,7 @@ export class KyselyStore implements Store {
     this.identities = new KyselyIdentities(handle.db, this.#now);
     this.conversations = new KyselyConversations(handle.db, this.#now);
     this.transportState = new KyselyTransportState(handle.db, this.#now);
+    this.projects = new KyselyProjects(handle.db, this.#now);
   }
 
   async health(): Promise<StoreHealth> {
@@ -234,17 +238,34 @@ class KyselyConversations implements ConversationRepository {
     return toConversation(row);
   }
 
-  async setAgentSession(key: string, sessionId: string | null): Promise<void> {
-    const result = await this.#db
-      .updateTable("conversations")
-      .set((eb) => ({
-        agent_session_id: sessionId,
-        updated_at: this.#now(),
-        version: eb(eb.ref("version"), "+", 1),
-      }))
-      .where("key", "=", key)
+  async sessionOf(key: string, agent: string): Promise<string | null> {
+    const row = await this.#db
+      .selectFrom("agent_sessions")
+      .select("session_id")
+      .where("conversation_key", "=", key)
+      .where("agent", "=", agent)
       .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) throw new Error(`conversation ${key} does not exist`);
+    return row?.session_id ?? null;
+  }
+
+  async setAgentSession(key: string, agent: string, sessionId: string | null): Promise<void> {
+    if (!(await this.get(key))) throw new Error(`conversation ${key} does not exist`);
+    if (sessionId === null) {
+      await this.#db
+        .deleteFrom("agent_sessions")
+        .where("conversation_key", "=", key)
+        .where("agent", "=", agent)
+        .execute();
+      return;
+    }
+    const now = this.#now();
+    await this.#db
+      .insertInto("agent_sessions")
+      .values({ conversation_key: key, agent, session_id: sessionId, updated_at: now })
+      .onConflict((oc) =>
+        oc.columns(["conversation_key", "agent"]).doUpdateSet({ session_id: sessionId, updated_at: now }),
+      )
+      .execute();
   }
 }
 
@@ -300,7 +321,6 @@ function toConversation(row: ConversationRow): Conversation {
     platform: row.platform as Platform,
     kind: row.kind as ConversationKind,
     title: row.title,
-    agentSessionId: row.agent_session_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -30,7 +30,6 @@ export interface Conversation {
   readonly platform: Platform;
   readonly kind: ConversationKind;
   readonly title: string | null;
-  readonly agentSessionId: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -62,15 +61,45 @@ export interface IdentityRepository {
 
 export interface ConversationRepository {
   get(key: string): Promise<Conversation | undefined>;
-  /** Creates the conversation or refreshes its title; never clears its agent session. */
+  /** Creates the conversation or refreshes its title; never clears its agent sessions. */
   upsert(input: {
     key: string;
     platform: Platform;
     kind: ConversationKind;
     title?: string | null;
   }): Promise<Conversation>;
-  /** Records (or, with `null`, forgets) the agent session the conversation resumes. */
-  setAgentSession(key: string, sessionId: string | null): Promise<void>;
+  /** The Claude Code session the conversation resumes on `agent`, if any. */
+  sessionOf(key: string, agent: string): Promise<string | null>;
+  /** Records (or, with `null`, forgets) the session the conversation resumes on `agent`. */
+  setAgentSession(key: string, agent: string, sessionId: string | null): Promise<void>;
+}
+
+export interface Project {
+  readonly id: string;
+  /** Unique, lower-case, used in commands: `[a-z0-9][a-z0-9-]*`. */
+  readonly name: string;
+  readonly ownerUserId: string;
+  readonly repoUrl: string | null;
+  readonly createdAt: number;
+}
+
+export interface Binding {
+  readonly conversationKey: string;
+  readonly projectId: string;
+  readonly boundByUserId: string;
+  readonly createdAt: number;
+}
+
+export interface ProjectRepository {
+  /** Throws `ConflictError` when the name is taken. */
+  create(input: { name: string; ownerUserId: string; repoUrl?: string | null }): Promise<Project>;
+  get(id: string): Promise<Project | undefined>;
+  byName(name: string): Promise<Project | undefined>;
+  list(): Promise<Project[]>;
+  /** Binds the conversation to the project (replacing an earlier binding). */
+  bind(conversationKey: string, projectId: string, byUserId: string): Promise<Binding>;
+  unbind(conversationKey: string): Promise<boolean>;
+  bindingOf(conversationKey: string): Promise<Binding | undefined>;
 }
 
 /** Small JSON values under a key, e.g. a transport's resume cursor. Last write wins. */
@@ -93,6 +122,7 @@ export interface Store {
   readonly users: UserRepository;
   readonly identities: IdentityRepository;
   readonly conversations: ConversationRepository;
+  readonly projects: ProjectRepository;
   /** Cursors of the long-lived transports (table `transport_state`). */
   readonly transportState: KeyValueRepository;
   /** Reachable and fully migrated? Never throws. */

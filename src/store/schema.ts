@@ -11,6 +11,48 @@ export interface Database {
   inbox_items: InboxItemsTable;
   inbox_conversations: InboxConversationsTable;
   transport_state: TransportStateTable;
+  outbox: OutboxTable;
+  turns: TurnsTable;
+  projects: ProjectsTable;
+  bindings: BindingsTable;
+  agent_sessions: AgentSessionsTable;
+}
+
+export interface TurnsTable {
+  id: string;
+  conversation_key: string;
+  agent: string;
+  user_id: string;
+  /** JSON array of inbox item ids. */
+  item_ids: string;
+  /** JSON of what a reply needs (platform, reply context, inbound time, language). */
+  reply: string;
+  attempt: number;
+  status: "running" | "finished" | "failed";
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  idempotency_key: string;
+  platform: string;
+  conversation_key: string;
+  /** The `ReplyContext` as JSON. */
+  reply: string;
+  inbound_received_at: number;
+  text: string;
+  status: "pending" | "sent" | "failed";
+  /** Tries that may have reached the platform (counted at claim; a rate-limited try is given back). */
+  attempts: number;
+  chunks_sent: number;
+  created_at: number;
+  next_attempt_at: number;
+  sent_at: number | null;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
 }
 
 export interface TransportStateTable {
@@ -63,7 +105,7 @@ export interface ConversationsTable {
   platform: string;
   kind: string;
   title: string | null;
-  /** The Claude Code session this conversation resumes, set by the agent after its first turn. */
+  /** Unused since 0007 (see agent_sessions). */
   agent_session_id: string | null;
   created_at: number;
   updated_at: number;
@@ -75,3 +117,25 @@ export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type ConversationRow = Selectable<ConversationsTable>;
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  owner_user_id: string;
+  repo_url: string | null;
+  created_at: number;
+}
+
+export interface BindingsTable {
+  conversation_key: string;
+  project_id: string;
+  bound_by_user_id: string;
+  created_at: number;
+}
+
+export interface AgentSessionsTable {
+  conversation_key: string;
+  agent: string;
+  session_id: string;
+  updated_at: number;
+}

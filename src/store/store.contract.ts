@@ -93,17 +93,27 @@ export function describeStoreContract(
         kind: "group",
         title: "Ops",
       });
-      expect(created).toMatchObject({ key, kind: "group", title: "Ops", agentSessionId: null });
-      await store.conversations.setAgentSession(key, "sess-abc");
+      expect(created).toMatchObject({ key, kind: "group", title: "Ops" });
+      expect(await store.conversations.sessionOf(key, "vm-1")).toBeNull();
+      await store.conversations.setAgentSession(key, "vm-1", "sess-abc");
+      await store.conversations.setAgentSession(key, "sb-2", "sess-def");
       const refreshed = await store.conversations.upsert({ key, platform: "telegram", kind: "group" });
-      expect(refreshed).toMatchObject({ title: "Ops", agentSessionId: "sess-abc" });
+      expect(refreshed).toMatchObject({ title: "Ops" });
       expect(refreshed.updatedAt).toBeGreaterThanOrEqual(created.updatedAt);
-      await store.conversations.setAgentSession(key, null);
-      expect((await store.conversations.get(key))?.agentSessionId).toBeNull();
+      // One session per agent: a session id means something only where its transcript lives.
+      expect(await store.conversations.sessionOf(key, "vm-1")).toBe("sess-abc");
+      expect(await store.conversations.sessionOf(key, "sb-2")).toBe("sess-def");
+      await store.conversations.setAgentSession(key, "vm-1", "sess-xyz");
+      expect(await store.conversations.sessionOf(key, "vm-1")).toBe("sess-xyz");
+      await store.conversations.setAgentSession(key, "vm-1", null);
+      expect(await store.conversations.sessionOf(key, "vm-1")).toBeNull();
+      expect(await store.conversations.sessionOf(key, "sb-2")).toBe("sess-def");
     });
 
     it("rejects a session for an unknown conversation and changes nothing", async () => {
-      await expect(store.conversations.setAgentSession("nope", "s")).rejects.toThrow(/does not exist/);
+      await expect(store.conversations.setAgentSession("nope", "sb-1", "s")).rejects.toThrow(
+        /does not exist/,
+      );
       expect(await store.conversations.get("nope")).toBeUndefined();
     });
 
@@ -123,6 +133,23 @@ export function describeStoreContract(
       expect(await store.transportState.get("discord:gateway")).toEqual({ sessionId: "abc", sequence: 42 });
       await store.transportState.delete("discord:gateway");
       expect(await store.transportState.get("discord:gateway")).toBeUndefined();
+    });
+
+    it("creates projects with unique names and binds conversations to them", async () => {
+      const owner = await store.identities.resolveUser({ platform: "telegram", platformUserId: "owner-1" });
+      const project = await store.projects.create({ name: "shop-api", ownerUserId: owner.id });
+      await expect(store.projects.create({ name: "shop-api", ownerUserId: owner.id })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+      await expect(store.projects.create({ name: "Bad Name", ownerUserId: owner.id })).rejects.toThrow(
+        /invalid/,
+      );
+      expect(await store.projects.byName("shop-api")).toEqual(project);
+      expect(await store.projects.bindingOf("telegram:-100")).toBeUndefined();
+      await store.projects.bind("telegram:-100", project.id, owner.id);
+      expect(await store.projects.bindingOf("telegram:-100")).toMatchObject({ projectId: project.id });
+      expect(await store.projects.unbind("telegram:-100")).toBe(true);
+      expect(await store.projects.unbind("telegram:-100")).toBe(false);
     });
 
     it("closes idempotently", async () => {

@@ -3,6 +3,10 @@ import type { Migration as KyselyMigration, MigrationProvider } from "kysely/mig
 import { initial } from "./0001_initial.ts";
 import { inbox } from "./0002_inbox.ts";
 import { transportState } from "./0003_transport_state.ts";
+import { outbox } from "./0004_outbox.ts";
+import { turns } from "./0005_turns.ts";
+import { projects } from "./0006_projects.ts";
+import { agentSessions } from "./0007_agent_sessions.ts";
 
 /**
  * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
@@ -14,7 +18,15 @@ export interface Migration {
   up(db: Kysely<unknown>, dialect: "sqlite" | "postgres"): Promise<void>;
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial, inbox, transportState];
+export const MIGRATIONS: readonly Migration[] = [
+  initial,
+  inbox,
+  transportState,
+  outbox,
+  turns,
+  projects,
+  agentSessions,
+];
 
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {
   return {

@@ -1,0 +1,11 @@
+export { defaultDeliveryBackoff, OutboxDispatcher, type OutboxDispatcherOptions } from "./dispatcher.ts";
+export { DeliveryError, type FailureKind } from "./errors.ts";
+export { createOutbox, KyselyOutbox, type OutboxOptions } from "./outbox.ts";
+export * from "./port.ts";
+export * from "./senders/index.ts";
+export {
+  WebchatHub,
+  type WebchatHubOptions,
+  type WebchatListener,
+  type WebchatMessage,
+} from "./webchat-hub.ts";

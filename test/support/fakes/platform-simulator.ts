@@ -1,0 +1,305 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  authorised,
+  faultReply,
+  PlatformApis,
+  type Reply,
+  type Route,
+  routeOf,
+  type SimMessage,
+  type SimPlatform,
+} from "./platform-simulator/platforms.ts";
+
+export type { SimMessage, SimPlatform } from "./platform-simulator/platforms.ts";
+
+/**
+ * The chat platforms' outbound APIs on one loopback HTTP server, for tests. Point each official client's
+ * base URL at `baseUrls()`; every call is recorded (`calls`) and what it posted becomes a message
+ * (`messages`, `messagesTo`). Faults and delays are injected per platform and endpoint.
+ *
+ * Endpoints (the names tests filter `calls` by):
+ * - LINE (`/v2/bot/...`): `reply` (reply tokens from `issueLineReplyToken`, single use, ≤ 5 text messages of
+ *   ≤ 5,000 UTF-16 units), `push` (`X-Line-Retry-Key`: a key already accepted gets 409, nothing recorded
+ *   twice), `loading`.
+ * - Slack (`/slack/api/<method>`): `chat.postMessage`, `chat.update`, `auth.test`.
+ * - Discord (`/discord/api/v10/...`): `editOriginal` (PATCH `/webhooks/{app}/{token}/messages/@original`),
+ *   `followup` (POST `/webhooks/{app}/{token}`), `editFollowup`, `createMessage` (POST
+ *   `/channels/{id}/messages`; a repeated `nonce` with `enforce_nonce` returns the first message), `editMessage`,
+ *   `typing`. Interaction tokens map to channels through `registerDiscordInteraction`.
+ * - Telegram (`/telegram/bot<token>/<method>`): `sendMessage`, `editMessageText`, `sendChatAction`, `getMe`.
+ *
+ * Faults (`fail`) answer as the platform does (429 with its `retry_after`, 5xx, refusals); delays (`delay`)
+ * hold a request, visible meanwhile in `inFlight`, then carry it out, or drop the connection (`drop`: a
+ * request lost on the way). A request the client abandons (timeout, crash) is still carried out when its
+ * delay ends, as a real platform would: that is what the idempotency keys are for. `skip` lets the first
+ * matching calls through, to hit e.g. the second chunk of a message.
+ */
+
+export interface SimulatorBaseUrls {
+  readonly LINE_API_BASE_URL: string;
+  readonly SLACK_API_URL: string;
+  readonly DISCORD_API_URL: string;
+  readonly TELEGRAM_API_ROOT: string;
+}
+
+export interface SimCall {
+  readonly seq: number;
+  readonly platform: SimPlatform;
+  readonly endpoint: string;
+  readonly method: string;
+  readonly path: string;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Record<string, unknown>;
+  readonly status: number;
+  /** A resend the platform recognised (LINE retry key, Discord nonce): answered, nothing new posted. */
+  readonly duplicate: boolean;
+  readonly at: number;
+}
+
+export interface Match {
+  readonly platform?: SimPlatform;
+  readonly endpoint?: string;
+}
+
+interface Injection extends Match {
+  /** How many matching calls are affected. Default 1. */
+  readonly times?: number;
+  /** Matching calls let through untouched first (e.g. 1 to hit a message's second chunk). Default 0. */
+  readonly skip?: number;
+}
+
+export interface FaultSpec extends Injection {
+  /** HTTP status to answer with (Slack 4xx faults become `200 {ok: false, error}`, as Slack does). */
+  readonly status: number;
+  /** For 429: the wait asked for, in seconds (header and body, as the platform sends it). */
+  readonly retryAfterSeconds?: number;
+  /** Error text (Slack: the `error` code). */
+  readonly description?: string;
+  /** The whole response body, replacing the platform-shaped one (e.g. a Discord error `code`). */
+  readonly body?: unknown;
+}
+
+export interface DelaySpec extends Injection {
+  readonly ms: number;
+  /** After the delay, drop the connection without carrying the request out (a request lost on the way). */
+  readonly drop?: boolean;
+}
+
+export class PlatformSimulator {
+  readonly url: string;
+  readonly #server: Server;
+  #calls: SimCall[] = [];
+  #faults: (FaultSpec & Pending)[] = [];
+  #delays: (DelaySpec & Pending)[] = [];
+  readonly #apis = new PlatformApis();
+  #inFlight = new Set<Match & { body: Record<string, unknown> }>();
+  #seq = 0;
+
+  static async start(): Promise<PlatformSimulator> {
+    let sim: PlatformSimulator | undefined;
+    const server = createServer((req, res) => {
+      if (!sim) return send(res, { status: 503, body: { message: "starting" } });
+      sim
+        .#handle(req, res)
+        .catch((error: unknown) => send(res, { status: 500, body: { message: String(error) } }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    sim = new PlatformSimulator(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return sim;
+  }
+
+  private constructor(server: Server, url: string) {
+    this.#server = server;
+    this.url = url;
+  }
+
+  /** The values of each platform's base-URL setting. */
+  baseUrls(): SimulatorBaseUrls {
+    return {
+      LINE_API_BASE_URL: this.url,
+      SLACK_API_URL: `${this.url}/slack/api`,
+      DISCORD_API_URL: `${this.url}/discord/api`,
+      TELEGRAM_API_ROOT: `${this.url}/telegram`,
+    };
+  }
+
+  calls(filter: Match & { status?: number } = {}): SimCall[] {
+    return this.#calls.filter(
+      (c) =>
+        matches(filter, c.platform, c.endpoint) &&
+        (filter.status === undefined || c.status === filter.status),
+    );
+  }
+
+  messages(filter: Match & { conversation?: string } = {}): SimMessage[] {
+    return this.#apis.messages.filter(
+      (m) =>
+        matches(filter, m.platform, m.via) &&
+        (filter.conversation === undefined || m.conversation === filter.conversation),
+    );
+  }
+
+  /** Requests received and not yet answered (held by a delay). */
+  inFlight(filter: Match = {}): { platform: SimPlatform; endpoint: string; body: Record<string, unknown> }[] {
+    return [...this.#inFlight].flatMap((r) =>
+      r.platform && r.endpoint && matches(filter, r.platform, r.endpoint)
+        ? [{ platform: r.platform, endpoint: r.endpoint, body: r.body }]
+        : [],
+    );
+  }
+
+  /** Messages posted to a conversation, oldest first, with their current (edited) text. */
+  messagesTo(conversation: string | number, platform?: SimPlatform): SimMessage[] {
+    return this.messages({ conversation: String(conversation), ...(platform && { platform }) });
+  }
+
+  /** Resolves once `predicate` holds; rejects after `timeoutMs`. */
+  async waitFor(predicate: (sim: PlatformSimulator) => boolean, timeoutMs = 5_000, what = "condition") {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this)) {
+      if (Date.now() > deadline)
+        throw new Error(`simulator: timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  fail(spec: FaultSpec): void {
+    this.#faults.push({ ...spec, left: spec.times ?? 1, skipLeft: spec.skip ?? 0 });
+  }
+
+  delay(spec: DelaySpec): void {
+    this.#delays.push({ ...spec, left: spec.times ?? 1, skipLeft: spec.skip ?? 0 });
+  }
+
+  /** A fresh LINE reply token answering `to` (single use, valid `ttlMs`). */
+  issueLineReplyToken(to: string, ttlMs = 60_000): string {
+    const token = randomUUID().replaceAll("-", "");
+    this.#apis.lineTokens.set(token, { to, expiresAt: Date.now() + ttlMs, used: false });
+    return token;
+  }
+
+  /** Tells the simulator which channel a Discord interaction token answers in. */
+  registerDiscordInteraction(token: string, channelId: string): void {
+    this.#apis.discordInteractions.set(token, channelId);
+  }
+
+  /** Forgets calls, messages, faults and delays (not tokens or registrations). */
+  reset(): void {
+    this.#calls = [];
+    this.#apis.messages = [];
+    this.#faults = [];
+    this.#delays = [];
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", this.url);
+    const method = req.method ?? "GET";
+    const raw = await readBody(req);
+    const path = decodeURIComponent(url.pathname);
+    const route = routeOf(method, path);
+    if (!route) return send(res, { status: 404, body: { message: "Not found" } });
+    const body = parseBody(raw, req.headers["content-type"]);
+    const delay = take(this.#delays, route);
+    if (delay) {
+      const request = { platform: route.platform, endpoint: route.endpoint, body };
+      this.#inFlight.add(request);
+      await new Promise((resolve) => setTimeout(resolve, delay.ms));
+      this.#inFlight.delete(request);
+      if (delay.drop) {
+        res.destroy();
+        return;
+      }
+    }
+    const fault = take(this.#faults, route);
+    let reply: Reply;
+    if (fault) reply = faultReply(route.platform, fault);
+    else if (!authorised(route.platform, req)) reply = faultReply(route.platform, { status: 401 });
+    else reply = this.#apis.serve(route, body, req.headers);
+    this.#calls.push({
+      seq: ++this.#seq,
+      platform: route.platform,
+      endpoint: route.endpoint,
+      method,
+      path,
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+      body,
+      status: reply.status,
+      duplicate: reply.duplicate ?? false,
+      at: Date.now(),
+    });
+    send(res, reply);
+  }
+}
+
+function matches(filter: Match, platform: SimPlatform, endpoint: string): boolean {
+  return (
+    (filter.platform === undefined || filter.platform === platform) &&
+    (filter.endpoint === undefined || filter.endpoint === endpoint)
+  );
+}
+
+interface Pending {
+  left: number;
+  skipLeft: number;
+}
+
+/** The first injection that applies to this call, counting it against the injection. */
+function take<T extends Match & Pending>(specs: T[], route: Route): T | undefined {
+  for (const spec of specs) {
+    if (spec.left <= 0 || !matches(spec, route.platform, route.endpoint)) continue;
+    if (spec.skipLeft > 0) {
+      spec.skipLeft--;
+      continue;
+    }
+    spec.left--;
+    return spec;
+  }
+  return undefined;
+}
+
+function parseBody(raw: string, contentType: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  if (contentType?.includes("application/x-www-form-urlencoded")) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of new URLSearchParams(raw)) out[k] = /^[[{]/.test(v) ? safeJson(v) : v;
+    return out;
+  }
+  const parsed = safeJson(raw);
+  return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : { raw };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (res.writableEnded || res.destroyed) return;
+  const text = reply.body === undefined ? "" : JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    ...(text && { "content-type": "application/json" }),
+    "content-length": Buffer.byteLength(text),
+    ...reply.headers,
+  });
+  res.end(text);
+}
