@@ -13,6 +13,8 @@ import type { BridgeStream, ContainerRuntime } from "../vm/port.ts";
 
 type TurnState = Extract<DaemonReply, { type: "turn_state" }>;
 
+const CURSOR_SAVE_MS = 200;
+
 export interface AgentConnectionOptions {
   readonly name: string;
   readonly runtime: ContainerRuntime;
@@ -38,6 +40,8 @@ export class AgentConnection {
   #bridge: BridgeStream | undefined;
   #ready: Promise<void> | undefined;
   #handled = 0;
+  #saved = 0;
+  #saveTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #queue: Promise<void> = Promise.resolve();
   readonly #replies = new Map<string, (reply: DaemonReply) => void>();
@@ -69,8 +73,10 @@ export class AgentConnection {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#bridge?.close();
     await this.#queue.catch(() => {});
+    clearTimeout(this.#saveTimer);
+    await this.#saveCursor();
+    this.#bridge?.close();
   }
 
   async #request(key: string, frame: RouterFrame, timeoutMs: number): Promise<DaemonReply> {
@@ -185,8 +191,32 @@ export class AgentConnection {
       return;
     }
     this.#handled = event.seq;
-    await this.#options.cursors.set(this.#cursorKey(), event.seq);
-    this.#bridge?.stdin.write(encodeFrame({ type: "ack", seq: event.seq }));
+    this.#scheduleCursorSave();
+  }
+
+  /**
+   * The cursor is saved (and acked) at most every CURSOR_SAVE_MS rather than per event: a write per text
+   * delta would cost more than the delta. After a crash the daemon replays from the last saved cursor, and
+   * the handlers are idempotent, so a lagging cursor only means a little more replay.
+   */
+  #scheduleCursorSave(): void {
+    if (this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#saveCursor();
+    }, CURSOR_SAVE_MS);
+  }
+
+  async #saveCursor(): Promise<void> {
+    const seq = this.#handled;
+    if (seq <= this.#saved) return;
+    try {
+      await this.#options.cursors.set(this.#cursorKey(), seq);
+      this.#saved = seq;
+      this.#bridge?.stdin.write(encodeFrame({ type: "ack", seq }));
+    } catch (error) {
+      this.#options.logger.warn({ agent: this.name, err: error }, "could not save the bridge cursor");
+    }
   }
 
   #onBridgeClosed(bridge: BridgeStream): void {

@@ -193,12 +193,19 @@ export class Router {
       itemIds: ids,
       reply: replyTo(last, this.#ctx.language(first)),
     });
-    await this.#runTurn(lease, record, textOf(batch));
+    await this.#runTurn(lease, record, textOf(batch), {
+      fresh: record.createdAt >= this.#ctx.now() - 1_000 && record.attempt === 1,
+    });
     return ids;
   }
 
   /** Sends the turn (idempotently) and waits for its end, handling control commands meanwhile. */
-  async #runTurn(lease: Lease, turn: TurnRecord, text: string): Promise<void> {
+  async #runTurn(
+    lease: Lease,
+    turn: TurnRecord,
+    text: string,
+    options: { fresh?: boolean } = {},
+  ): Promise<void> {
     const { outbox, turns, agents } = this.#options;
     if (await outbox.has(`turn:${turn.id}:final`)) return; // answered before a crash; just finish up
     const connection = this.#ctx.connection(turn.agent, turn.userId);
@@ -211,7 +218,10 @@ export class Router {
     const deadline = this.#ctx.now() + agents.turnTimeoutMs;
     try {
       let attempt = turn.attempt;
-      const state = await connection.queryTurn(turn.id);
+      // A turn recorded just now cannot be known to the agent: skip the round trip that asks.
+      const state = options.fresh
+        ? ({ state: "unknown", attempt: 0 } as const)
+        : await connection.queryTurn(turn.id);
       if (state.state === "lost" || state.state === "failed") attempt = Math.max(attempt, state.attempt) + 1;
       if (state.state !== "running" && state.state !== "finished") {
         if (attempt > 2) return await this.#failTurn(turn, "the agent stopped twice while working on this");
