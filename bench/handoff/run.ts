@@ -18,7 +18,9 @@ import { PlatformSimulator } from "../../test/support/fakes/platform-simulator.t
 import { testPlatforms } from "../../test/support/traffic.ts";
 import { summarize } from "../lib/load.ts";
 
-const { values: args } = parseArgs({ options: { runs: { type: "string", default: "50" }, help: { type: "boolean" } } });
+const { values: args } = parseArgs({
+  options: { runs: { type: "string", default: "50" }, help: { type: "boolean" } },
+});
 if (args.help) {
   console.log("usage: node bench/handoff/run.ts [--runs 50]");
   process.exit(0);
@@ -104,7 +106,10 @@ async function telegramRound(i: number) {
   const res = await fetch(`${base}${req.path}`, { method: "POST", headers: req.headers, body: req.body });
   const ackedWall = Date.now();
   await res.arrayBuffer();
-  await sim.waitFor((s) => s.calls({ platform: "telegram", endpoint: "sendMessage" }).length > before, 20_000);
+  await sim.waitFor(
+    (s) => s.calls({ platform: "telegram", endpoint: "sendMessage" }).length > before,
+    20_000,
+  );
   const call = sim.calls({ platform: "telegram", endpoint: "sendMessage" })[before];
   return (call?.at ?? Date.now()) - ackedWall;
 }

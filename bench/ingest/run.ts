@@ -1,5 +1,7 @@
 // bench/ingest: signed webhooks against `cloudclaude serve` (SQLite inbox, durable acknowledgement) and,
 // in the same run, against the receivers a user would otherwise pick (no-op handlers, nothing stored).
+// `serve` runs twice per platform: `--role ingress` (intake only) and the all-in-one default, whose router
+// also works through every stored message (here: senders not in CLOUDCLAUDE_ADMINS, each told so).
 //
 //   node bench/ingest/run.ts [--seconds 5] [--rate 1000] [--concurrency 32]
 //
@@ -40,12 +42,12 @@ interface Target {
   start(port: number): ChildProcess;
 }
 
-const serveTarget = (platform: WebhookPlatformName, dataDir: string): Target => ({
-  name: `cloudclaude serve (${platform})`,
+const serveTarget = (platform: WebhookPlatformName, dataDir: string, role: "all" | "ingress"): Target => ({
+  name: `cloudclaude serve${role === "ingress" ? " --role ingress" : ""} (${platform})`,
   platform,
   stores: true,
   start: (port) =>
-    spawn(process.execPath, [path.join(root, "bin/cloudclaude.js"), "serve"], {
+    spawn(process.execPath, [path.join(root, "bin/cloudclaude.js"), "serve", "--role", role], {
       env: {
         PATH: process.env.PATH,
         ...traffic.env,
@@ -126,10 +128,10 @@ async function measure(target: Target) {
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), "cc-bench-ingest-"));
 const targets: Target[] = [
-  serveTarget("line", dataDir),
-  serveTarget("slack", dataDir),
-  serveTarget("discord", dataDir),
-  serveTarget("telegram", dataDir),
+  ...(["line", "slack", "discord", "telegram"] as const).flatMap((p) => [
+    serveTarget(p, dataDir, "ingress"),
+    serveTarget(p, dataDir, "all"),
+  ]),
   baseline("@line/bot-sdk middleware on Express", "line", "line-express.ts"),
   baseline("@slack/bolt HTTPReceiver", "slack", "slack-bolt.ts"),
   baseline("grammY webhookCallback on node:http", "telegram", "grammy-http.ts"),

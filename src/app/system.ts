@@ -36,7 +36,14 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export async function createSystem(config: Config, logger: Logger): Promise<System> {
+/**
+ * What this process runs. `all` (the default): everything. `ingress`: only intake (webhooks, long-lived
+ * transports, health): the stateless replicas of a scaled deployment, which share the inbox with routers
+ * elsewhere through PostgreSQL.
+ */
+export type Role = "all" | "ingress";
+
+export async function createSystem(config: Config, logger: Logger, role: Role = "all"): Promise<System> {
   if (config.agents.runtime !== "process") {
     throw new Error(
       "CLOUDCLAUDE_RUNTIME=docker arrives with the VM Manager; use CLOUDCLAUDE_RUNTIME=process for now.",
@@ -86,7 +93,8 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
   });
   const platforms = createWebhookPlatforms(config.platforms);
   mountWebhookRoutes(http, { platforms, inbox, logger, metrics });
-  const webchat = config.agents.webchat ? mountWebchat(http, { inbox, hub, stream }) : undefined;
+  const webchat =
+    config.agents.webchat && role === "all" ? mountWebchat(http, { inbox, hub, stream }) : undefined;
   const transports = createTransports({ config: config.platforms, inbox, store, logger });
   logger.info(
     {
@@ -113,8 +121,12 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
     inbox,
     http,
     async listen() {
-      router.start();
-      dispatcher.start();
+      // Listen first: health checks and webhooks answer while the workers catch up on a backlog.
+      server = await startHttpServer(http, config.http);
+      if (role === "all") {
+        router.start();
+        dispatcher.start();
+      }
       for (const transport of transports) {
         transport
           .start()
@@ -122,7 +134,6 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
             logger.error({ err: error, transport: transport.name }, "transport failed"),
           );
       }
-      server = await startHttpServer(http, config.http);
       return server;
     },
     stop() {
@@ -146,11 +157,13 @@ export async function createSystem(config: Config, logger: Logger): Promise<Syst
           ["store", () => store.close()],
         ];
         for (const [name, step] of steps) {
+          const started = Date.now();
           try {
             await step();
           } catch (error) {
             logger.error({ err: error }, `failed to close ${name}`);
           }
+          logger.debug({ step: name, ms: Date.now() - started }, "shutdown step done");
         }
       })();
       return stopping;

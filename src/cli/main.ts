@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError, describeConfig, type LoadedConfig, loadConfig } from "../config/index.ts";
 import { errorMessage } from "../shared/errors.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -22,9 +22,14 @@ function load(): LoadedConfig {
 program
   .command("serve")
   .description("Run everything in one process: webhooks, router, agents, delivery, console.")
-  .action(async () => {
+  .addOption(
+    new Option("--role <role>", "all, or ingress only (scaled deployments, sharing a PostgreSQL inbox)")
+      .choices(["all", "ingress"])
+      .default("all"),
+  )
+  .action(async (options: { role: "all" | "ingress" }) => {
     const { config } = load();
-    await runServe(config, createLogger({ level: config.log.level }));
+    await runServe(config, createLogger({ level: config.log.level }), options.role);
   });
 
 const configCommand = program.command("config").description("Inspect the configuration.");

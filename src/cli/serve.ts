@@ -1,4 +1,4 @@
-import { createSystem } from "../app/system.ts";
+import { createSystem, type Role } from "../app/system.ts";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../shared/logger.ts";
 
@@ -6,11 +6,11 @@ import type { Logger } from "../shared/logger.ts";
  * `cloudclaude serve`: every component in one process. Exits 0 after a graceful SIGTERM/SIGINT; a second
  * signal while draining exits at once with 130.
  */
-export async function runServe(config: Config, logger: Logger): Promise<void> {
-  const system = await createSystem(config, logger);
+export async function runServe(config: Config, logger: Logger, role: Role = "all"): Promise<void> {
+  const system = await createSystem(config, logger, role);
   const server = await system.listen();
   logger.info(
-    { url: server.url, dataDir: config.dataDir, database: config.database.kind },
+    { url: server.url, dataDir: config.dataDir, database: config.database.kind, role },
     `CloudClaude is listening on ${server.url}`,
   );
 

@@ -113,6 +113,8 @@ export class OutboxDispatcher {
 
   async #run(): Promise<void> {
     while (!this.#stopRequested) {
+      // SQLite answers synchronously, so without this a busy loop would never let timers or sockets run.
+      await new Promise((resolve) => setImmediate(resolve));
       this.#kicked = false;
       const free = this.#concurrency - this.#inFlight.size;
       if (free > 0) {

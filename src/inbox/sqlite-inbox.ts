@@ -92,6 +92,16 @@ export class SqliteInbox extends KyselyInbox {
   /** One transaction for all requests, in arrival order (id order is the per-conversation order). */
   #writeBatch(requests: readonly (readonly InboundEvent[])[]): EnqueueOutcome[][] {
     const sqlite = this.#handle.sqlite as SQLite.Database;
+    // Durable against power loss, not just a process crash: the caller acknowledges a webhook on return.
+    sqlite.pragma("synchronous = FULL");
+    try {
+      return this.#insertAll(sqlite, requests);
+    } finally {
+      sqlite.pragma("synchronous = NORMAL");
+    }
+  }
+
+  #insertAll(sqlite: SQLite.Database, requests: readonly (readonly InboundEvent[])[]): EnqueueOutcome[][] {
     return sqlite.transaction(() => {
       const now = this.now();
       return requests.map((events) =>

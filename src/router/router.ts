@@ -48,15 +48,19 @@ export class Router {
     this.#workers = Array.from({ length: n }, () => this.#work());
   }
 
-  /** Something was enqueued: look now rather than at the next poll. */
+  /**
+   * Something was enqueued: one idle worker looks now rather than at its next poll. A worker that finds
+   * work wakes the next one, so a burst fans out without every enqueue waking every worker.
+   */
   kick(): void {
-    for (const wake of [...this.#sleepers]) wake();
+    const [wake] = this.#sleepers;
+    wake?.();
   }
 
   /** Stops claiming, lets handled leases finish, closes agent bridges (agents keep running). */
   async stop(): Promise<void> {
     this.#running = false;
-    this.kick();
+    for (const wake of [...this.#sleepers]) wake();
     await Promise.all(this.#workers);
     await this.#ctx.closeConnections();
   }
@@ -64,6 +68,9 @@ export class Router {
   async #work(): Promise<void> {
     const { inbox, logger } = this.#options;
     while (this.#running) {
+      // SQLite answers synchronously, so without this a worker with a backlog would starve timers and
+      // sockets (webhooks, health checks) until the backlog is gone.
+      await new Promise((resolve) => setImmediate(resolve));
       let lease: Lease | undefined;
       try {
         lease = await inbox.claim({ consumer: this.#options.consumerId, leaseMs: LEASE_MS, maxItems: 20 });
@@ -82,6 +89,7 @@ export class Router {
         });
         continue;
       }
+      this.kick(); // there may be more: let another idle worker look
       try {
         await this.#handle(lease);
       } catch (error) {

@@ -36,10 +36,13 @@ export function openDatabase(config: DatabaseConfig): DatabaseHandle {
   if (config.kind === "sqlite") {
     mkdirSync(path.dirname(config.path), { recursive: true });
     sqlite = new SQLite(config.path, { timeout: 5_000 });
-    // WAL lets readers run beside the writer; synchronous=FULL makes each commit durable against power
-    // loss, not just a process crash (the inbox acknowledges webhooks only after commit).
+    // WAL lets readers run beside the writer. synchronous=NORMAL: a commit survives a crash of the process
+    // (the OS has it) but is fsync'd only at the next FULL commit or checkpoint. The inbox's enqueue, whose
+    // commit is what a webhook's 2xx promises, switches to FULL for its own transactions (sqlite-inbox.ts),
+    // and that fsync also covers every commit before it. Everything else (leases, turn records, the
+    // outbox) is replayed idempotently, so losing its last milliseconds to a power cut is harmless.
     sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("synchronous = FULL");
+    sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
