@@ -24,7 +24,9 @@ describe("webchat in a browser", () => {
     await page.fill("#text", "echo hi from the browser");
     await page.press("#text", "Enter");
     await page.locator(".msg.me", { hasText: "echo hi from the browser" }).waitFor();
-    await page.locator(".msg.bot.final", { hasText: "echo: hi from the browser" }).waitFor({ timeout: 20_000 });
+    await page
+      .locator(".msg.bot.final", { hasText: "echo: hi from the browser" })
+      .waitFor({ timeout: 20_000 });
 
     // A slow answer is visible while it is being written, then becomes final.
     await page.fill("#text", "slow 8");
