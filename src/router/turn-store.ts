@@ -1,7 +1,7 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { ReplyContext } from "../ingress/event.ts";
 import type { Platform } from "../store/port.ts";
-import type { Database } from "../store/schema.ts";
+import type { Database, TurnsTable } from "../store/schema.ts";
 import type { Language } from "./messages.ts";
 
 /** What answering a turn needs, kept with the turn so a router that restarted can still reply. */
@@ -88,17 +88,7 @@ export class TurnStore {
   }
 }
 
-function toRecord(row: {
-  id: string;
-  conversation_key: string;
-  agent: string;
-  user_id: string;
-  item_ids: string;
-  reply: string;
-  attempt: number;
-  status: "running" | "finished" | "failed";
-  created_at: number;
-}): TurnRecord {
+function toRecord(row: Selectable<TurnsTable>): TurnRecord {
   return {
     id: row.id,
     conversationKey: row.conversation_key,
