@@ -139,3 +139,31 @@ describe("conversation loop under crashes", () => {
     ).toHaveLength(1);
   }, 60_000);
 });
+
+describe("conversation loop deadlines", () => {
+  let system: E2eSystem;
+  beforeAll(async () => {
+    system = await E2eSystem.start({
+      CLOUDCLAUDE_TURN_TIMEOUT_MS: "2000",
+      CLOUDCLAUDE_PERMISSION_TIMEOUT_MS: "1500",
+    });
+  }, 60_000);
+  afterAll(() => system.stop());
+
+  it("a turn that runs past its deadline is interrupted and the person told", async () => {
+    await system.post(system.message("telegram", "hang", 1));
+    await system.waitForReply("telegram", "without finishing, so I stopped it", 20_000);
+    // The conversation is free again.
+    await system.post(system.message("telegram", "echo after the deadline", 1));
+    await system.waitForReply("telegram", "echo: after the deadline");
+  }, 40_000);
+
+  it("a permission request nobody answers is denied at its deadline, and the person told", async () => {
+    const create = await runCli(["projects", "create", "slowpoke", "--owner", "telegram:10002"], system.env);
+    expect(create.code, create.output).toBe(0);
+    await runCli(["projects", "bind", "slowpoke", "telegram:10002"], system.env);
+    await system.post(system.message("telegram", "permission make deploy", 2));
+    await system.waitForReply("telegram", "No answer within 2 s", 20_000);
+    await system.waitForReply("telegram", "denied");
+  }, 40_000);
+});

@@ -1,6 +1,6 @@
 import type { AgentEvent } from "../agent/protocol.ts";
 import type { RouterContext } from "./context.ts";
-import { message } from "./messages.ts";
+import { duration, message } from "./messages.ts";
 import { runSwitchboardTool } from "./switchboard-tools.ts";
 
 /**
@@ -26,7 +26,6 @@ export function createAgentEventHandler(ctx: RouterContext) {
           userId: turn.userId,
           tool: event.tool,
         });
-        const minutes = Math.max(1, Math.round((event.expiresAt - ctx.now()) / 60_000));
         await ctx.reply(
           `perm:${event.requestId}`,
           turn.reply,
@@ -35,7 +34,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
             tool: event.tool,
             summary: summarize(event.input),
             id: shortId(event.requestId),
-            minutes,
+            duration: duration(turn.reply.language, Math.max(0, event.expiresAt - ctx.now())),
           }),
         );
         break;
@@ -48,7 +47,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
           event.by === "timeout"
             ? message(turn.reply.language, "permissionExpired", {
                 tool: pending?.tool ?? "the tool",
-                minutes: Math.round(deps.agents.permissionTimeoutMs / 60_000),
+                duration: duration(turn.reply.language, deps.agents.permissionTimeoutMs),
               })
             : message(turn.reply.language, event.allow ? "permissionApproved" : "permissionDenied", {
                 by: event.by,

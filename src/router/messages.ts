@@ -27,15 +27,15 @@ const en = {
   cancelled: () => "Stopping the running task.",
   nothingToCancel: () => "Nothing is running.",
   permissionRequest: (p: Params) =>
-    `Claude wants to use ${p.tool}: ${p.summary}\nReply /approve ${p.id} or /deny ${p.id} (denied automatically in ${p.minutes} min).`,
+    `Claude wants to use ${p.tool}: ${p.summary}\nReply /approve ${p.id} or /deny ${p.id} (denied automatically in ${p.duration}).`,
   permissionApproved: (p: Params) => `Approved by ${p.by}.`,
   permissionDenied: (p: Params) => `Denied by ${p.by}.`,
-  permissionExpired: (p: Params) => `No answer within ${p.minutes} min, so ${p.tool} was denied.`,
+  permissionExpired: (p: Params) => `No answer within ${p.duration}, so ${p.tool} was denied.`,
   noPendingApproval: () => "There is no request waiting for approval here.",
   ambiguousApproval: (p: Params) => `Several requests are waiting; say which: ${p.ids}.`,
   turnFailed: (p: Params) => `Sorry, that did not work: ${p.error}`,
   turnTimedOut: (p: Params) =>
-    `Claude worked on this for ${p.minutes} minutes without finishing, so I stopped it. Try a smaller step.`,
+    `Claude worked on this for ${p.duration} without finishing, so I stopped it. Try a smaller step.`,
   emptyReply: () => "(Claude finished without writing a reply.)",
   interrupted: () => "Stopped.",
   unknownCommand: (p: Params) => `Unknown command /${p.command}. Send /help for the list.`,
@@ -62,14 +62,14 @@ const zhTW: Catalog = {
   cancelled: () => "正在停止執行中的工作。",
   nothingToCancel: () => "目前沒有執行中的工作。",
   permissionRequest: (p) =>
-    `Claude 想使用 ${p.tool}：${p.summary}\n請回覆 /approve ${p.id} 或 /deny ${p.id}（${p.minutes} 分鐘內未回覆將自動拒絕）。`,
+    `Claude 想使用 ${p.tool}：${p.summary}\n請回覆 /approve ${p.id} 或 /deny ${p.id}（${p.duration}內未回覆將自動拒絕）。`,
   permissionApproved: (p) => `已由 ${p.by} 核准。`,
   permissionDenied: (p) => `已由 ${p.by} 拒絕。`,
-  permissionExpired: (p) => `${p.minutes} 分鐘內沒有回覆，已拒絕使用 ${p.tool}。`,
+  permissionExpired: (p) => `${p.duration}內沒有回覆，已拒絕使用 ${p.tool}。`,
   noPendingApproval: () => "這裡沒有等待核准的請求。",
   ambiguousApproval: (p) => `有多個請求在等待，請指定編號：${p.ids}。`,
   turnFailed: (p) => `抱歉，處理失敗：${p.error}`,
-  turnTimedOut: (p) => `Claude 處理了 ${p.minutes} 分鐘仍未完成，已停止。請試著拆成較小的步驟。`,
+  turnTimedOut: (p) => `Claude 處理了${p.duration}仍未完成，已停止。請試著拆成較小的步驟。`,
   emptyReply: () => "（Claude 已完成，但沒有文字回覆。）",
   interrupted: () => "已停止。",
   unknownCommand: (p) => `未知的指令 /${p.command}。輸入 /help 查看指令列表。`,
@@ -80,6 +80,14 @@ const CATALOGS: Record<Language, Catalog> = { en, "zh-TW": zhTW };
 
 export function message(language: Language, key: MessageKey, params: Params = {}): string {
   return CATALOGS[language][key](params);
+}
+
+/** A duration for people: "45 s", "10 min", "2 h" / "45 秒", "10 分鐘", "2 小時". */
+export function duration(language: Language, ms: number): string {
+  const zh = language === "zh-TW";
+  if (ms < 90_000) return zh ? ` ${Math.round(ms / 1000)} 秒` : `${Math.round(ms / 1000)} s`;
+  if (ms < 90 * 60_000) return zh ? ` ${Math.round(ms / 60_000)} 分鐘` : `${Math.round(ms / 60_000)} min`;
+  return zh ? ` ${Math.round(ms / 3_600_000)} 小時` : `${Math.round(ms / 3_600_000)} h`;
 }
 
 /** The language for a person: their platform's locale hint when it says Chinese or English, else the default. */

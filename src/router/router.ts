@@ -5,7 +5,7 @@ import { createAgentEventHandler } from "./agent-events.ts";
 import { classify, isControl } from "./classify.ts";
 import { runCommand } from "./commands.ts";
 import { RouterContext, type RouterDeps, replyTo } from "./context.ts";
-import { message } from "./messages.ts";
+import { duration, message } from "./messages.ts";
 import type { TurnRecord } from "./turn-store.ts";
 
 // Short enough that a crashed router's conversations are picked up again quickly; renewed every third of it.
@@ -278,12 +278,13 @@ export class Router {
         if (!this.#running) throw new Stopping();
         if (this.#ctx.now() > deadline) {
           await connection.send({ type: "interrupt", conversation: turn.conversationKey }).catch(() => {});
-          const minutes = Math.round(agents.turnTimeoutMs / 60_000);
           await this.#ctx.reply(
             `turn:${turn.id}:final`,
             turn.reply,
             turn.conversationKey,
-            message(turn.reply.language, "turnTimedOut", { minutes }),
+            message(turn.reply.language, "turnTimedOut", {
+              duration: duration(turn.reply.language, agents.turnTimeoutMs),
+            }),
           );
           await turns.end(turn.id, "failed");
           return;
