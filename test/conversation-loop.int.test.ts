@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./support/cli.ts";
@@ -50,6 +50,30 @@ describe("conversation loop", () => {
     expect(byChat(10_002).match(/A\d/g)).toEqual(["A1", "A2", "A3"]);
     expect(byChat(10_003).match(/B\d/g)).toEqual(["B1", "B2", "B3"]);
   });
+
+  it("a conversation whose transcript is gone starts afresh instead of hanging", async () => {
+    await system.post(system.message("telegram", "echo before the loss", 1));
+    await system.waitForReply("telegram", "echo: before the loss");
+    // As if the volume had been recreated under a stopped agent: the stored session id points at nothing.
+    for (const agent of await readdir(path.join(system.dataDir, "agents"))) {
+      const home = path.join(system.dataDir, "agents", agent);
+      const pid = Number.parseInt(
+        await readFile(path.join(home, "agent", "daemon.pid"), "utf8").catch(() => ""),
+        10,
+      );
+      if (pid > 0) process.kill(pid, "SIGKILL");
+      await rm(path.join(home, "claude", "projects"), { recursive: true, force: true });
+    }
+    const before = system.replies("telegram").length;
+    await system.post(system.message("telegram", "history", 1));
+    // A fresh session has no earlier messages.
+    await system.sim.waitFor(
+      (sim) => sim.messages({ platform: "telegram" }).length > before,
+      20_000,
+      "an answer",
+    );
+    expect(system.replies("telegram").slice(before)).toEqual(["0"]);
+  }, 40_000);
 
   it("answers the router's own commands without an agent turn", async () => {
     await system.post(system.message("slack", "/help", 1));

@@ -54,5 +54,24 @@ describe("webchat in a browser", () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: "expected {session, text}" });
+    // Other sites cannot post for the operator: no form/text posts, no cross-site requests.
+    const text = await fetch(`${system.base}/webchat/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ session: "abcdef12-0000", text: "hi" }),
+    });
+    expect(text.status).toBe(415);
+    const crossSite = await fetch(`${system.base}/webchat/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "sec-fetch-site": "cross-site" },
+      body: JSON.stringify({ session: "abcdef12-0000", text: "hi" }),
+    });
+    expect(crossSite.status).toBe(403);
+    const huge = await fetch(`${system.base}/webchat/api/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ session: "abcdef12-0000", text: "x".repeat(100_000) }),
+    });
+    expect(huge.status).toBe(413);
   });
 });

@@ -42,6 +42,11 @@ export class AgentConnection {
   #handled = 0;
   #saved = 0;
   #saveTimer: NodeJS.Timeout | undefined;
+  /**
+   * Set when handling an event failed: later events of the same connection are dropped (not handled,
+   * cursor not moved) until the reconnect replays from the failed one, so none is skipped.
+   */
+  #poisoned = false;
   #closed = false;
   #queue: Promise<void> = Promise.resolve();
   readonly #replies = new Map<string, (reply: DaemonReply) => void>();
@@ -80,6 +85,7 @@ export class AgentConnection {
   }
 
   async #request(key: string, frame: RouterFrame, timeoutMs: number): Promise<DaemonReply> {
+    await this.ready();
     const answer = new Promise<DaemonReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#replies.delete(key);
@@ -90,7 +96,13 @@ export class AgentConnection {
         resolve(reply);
       });
     });
-    await this.send(frame);
+    try {
+      await this.send(frame);
+    } catch (error) {
+      this.#replies.delete(key);
+      answer.catch(() => {}); // its timer may still fire; nobody is waiting any more
+      throw error;
+    }
     return answer;
   }
 
@@ -121,6 +133,7 @@ export class AgentConnection {
     );
     const bridge = await this.#options.runtime.openBridge(this.name);
     this.#bridge = bridge;
+    this.#poisoned = false;
     const welcomed = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`agent ${this.name} sent no welcome`)), 10_000);
       this.#replies.set("welcome", (reply) => {
@@ -134,7 +147,13 @@ export class AgentConnection {
     void bridge.closed.then(() => this.#onBridgeClosed(bridge));
     bridge.stdin.on("error", () => {}); // a dying bridge surfaces through `closed`
     bridge.stdin.write(encodeFrame({ type: "hello", protocol: PROTOCOL_VERSION, resumeFrom: this.#handled }));
-    const lastSeq = await welcomed;
+    let lastSeq: number;
+    try {
+      lastSeq = await welcomed;
+    } catch (error) {
+      bridge.close(); // do not leave a bridge process behind for every failed attempt
+      throw error;
+    }
     if (lastSeq < this.#handled) {
       // The agent's log is newer than our cursor (its volume was recreated): start over from its beginning.
       this.#options.logger.warn({ agent: this.name, lastSeq, cursor: this.#handled }, "agent log restarted");
@@ -178,6 +197,7 @@ export class AgentConnection {
   }
 
   async #handle(event: AgentEvent): Promise<void> {
+    if (this.#poisoned) return;
     if (event.seq <= this.#handled) return; // replayed and already handled
     try {
       await this.#options.onEvent(event);

@@ -11,7 +11,20 @@ import { runSwitchboardTool } from "./switchboard-tools.ts";
 export function createAgentEventHandler(ctx: RouterContext) {
   return async function onAgentEvent(agent: string, event: AgentEvent): Promise<void> {
     const { deps } = ctx;
-    const turn = await deps.turns.get(event.turnId);
+    const recorded = await deps.turns.get(event.turnId);
+    // An agent speaks only for its own turns: an event naming another agent's turn (or another
+    // conversation) is ignored, so a compromised container cannot post into someone else's chat.
+    const turn =
+      recorded && recorded.agent === agent && recorded.conversationKey === event.conversation
+        ? recorded
+        : undefined;
+    if (recorded && !turn) {
+      deps.logger.warn(
+        { agent, turnId: event.turnId, type: event.type },
+        "ignored an agent event for a turn that is not its own",
+      );
+      return;
+    }
     switch (event.type) {
       case "text":
         deps.stream?.delta(event.conversation, event.turnId, event.text);

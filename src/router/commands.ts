@@ -22,7 +22,8 @@ export async function runCommand(
     platformUserId: event.sender.platformUserId,
     displayName: event.sender.displayName ?? null,
   });
-  const { agent } = await ctx.targetFor(event, user);
+  const target = await ctx.targetFor(event, user);
+  const { agent } = target;
 
   switch (name) {
     case "help":
@@ -42,6 +43,7 @@ export async function runCommand(
       });
     }
     case "new": {
+      if (!target.allowed) return ctx.say(key, event, "notMember", { project: target.project?.name ?? "" });
       await ctx.connection(agent, user.id).send({ type: "forget", conversation: event.conversation.key });
       if (await store.conversations.get(event.conversation.key)) {
         await store.conversations.setAgentSession(event.conversation.key, agent, null);
@@ -50,7 +52,9 @@ export async function runCommand(
     }
     case "cancel": {
       const running = await turns.open(event.conversation.key);
-      if (!running) return ctx.say(key, event, "nothingToCancel");
+      // Only the person whose turn it is (or the project's owner) may stop it.
+      const mayCancel = running && (running.userId === user.id || target.project?.ownerUserId === user.id);
+      if (!running || !mayCancel) return ctx.say(key, event, "nothingToCancel");
       await ctx
         .connection(running.agent, running.userId)
         .send({ type: "interrupt", conversation: event.conversation.key });

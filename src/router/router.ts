@@ -11,6 +11,8 @@ import type { TurnRecord } from "./turn-store.ts";
 // Short enough that a crashed router's conversations are picked up again quickly; renewed every third of it.
 const LEASE_MS = 15_000;
 const CONTROL_POLL_MS = 250;
+/** How often a waiting router checks that the agent still knows the turn it waits for. */
+const TURN_CHECK_MS = 15_000;
 
 export interface RouterOptions extends RouterDeps {
   /** Identifies this router in leases (several may share one PostgreSQL inbox). */
@@ -102,10 +104,13 @@ export class Router {
         const outcome = await inbox.fail(lease, errorMessage(error)).catch(() => undefined);
         if (outcome && outcome.deadLettered.length > 0) {
           const first = lease.items[0]?.event;
-          if (first)
-            await this.#ctx.say(`dead:${lease.items[0]?.id}`, first, "turnFailed", {
-              error: errorMessage(error),
-            });
+          if (first) {
+            await this.#ctx
+              .say(`dead:${lease.items[0]?.id}`, first, "turnFailed", { error: errorMessage(error) })
+              .catch((e: unknown) =>
+                logger.error({ err: e }, "could not tell the person about a dead letter"),
+              );
+          }
         }
       }
     }
@@ -245,6 +250,7 @@ export class Router {
           sender: { id: turn.userId },
         });
       }
+      let lastCheck = this.#ctx.now();
       for (;;) {
         const event = events.shift();
         if (event?.type === "turn_finished") return;
@@ -276,6 +282,27 @@ export class Router {
         }
         if (event) continue;
         if (!this.#running) throw new Stopping();
+        if (this.#ctx.now() - lastCheck > TURN_CHECK_MS) {
+          // A turn frame can be lost with a bridge that died before passing it on; the agent then has never
+          // heard of the turn and nothing would ever arrive. Ask, and send it again if so (idempotent).
+          lastCheck = this.#ctx.now();
+          const now = await connection.queryTurn(turn.id).catch(() => undefined);
+          if (now?.state === "unknown") {
+            const session = await this.#options.store.conversations.sessionOf(
+              turn.conversationKey,
+              turn.agent,
+            );
+            await connection.send({
+              type: "turn",
+              turnId: turn.id,
+              conversation: turn.conversationKey,
+              attempt,
+              sessionId: session,
+              text,
+              sender: { id: turn.userId },
+            });
+          }
+        }
         if (this.#ctx.now() > deadline) {
           await connection.send({ type: "interrupt", conversation: turn.conversationKey }).catch(() => {});
           await this.#ctx.reply(

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { WebchatHub } from "../delivery/webchat-hub.ts";
@@ -52,26 +53,40 @@ export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): vo
   const open = new Set<() => void>();
   app.get("/", (c) => c.html(WEBCHAT_PAGE));
 
-  app.post("/webchat/api/messages", async (c) => {
-    const body = Message.safeParse(await c.req.json().catch(() => undefined));
-    if (!body.success) return c.json({ error: "expected {session, text}" }, 400);
-    const { session, text } = body.data;
-    const receivedAt = now();
-    const event: InboundEvent = {
-      platform: "webchat",
-      eventId: `${session}:${body.data.id ?? randomUUID()}`,
-      conversation: { key: `webchat:${session}`, kind: "dm" },
-      sender: { platformUserId: "local", displayName: "local operator" },
-      occurredAt: receivedAt,
-      receivedAt,
-      addressedToBot: true,
-      content: { type: "message", text, attachments: [] },
-      reply: { platform: "webchat", sessionId: session },
-      raw: body.data,
-    };
-    const [outcome] = await deps.inbox.enqueue([event]);
-    return c.json({ eventId: event.eventId, status: outcome?.status ?? "accepted" }, 202);
-  });
+  app.post(
+    "/webchat/api/messages",
+    bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json({ error: "message too large" }, 413) }),
+    async (c, next) => {
+      // Only the page itself may post: a JSON content type forces a CORS preflight on other origins, and
+      // browsers mark cross-site requests. Otherwise any site the operator visits could start turns.
+      if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) {
+        return c.json({ error: "expected application/json" }, 415);
+      }
+      if (c.req.header("sec-fetch-site") === "cross-site")
+        return c.json({ error: "cross-site request refused" }, 403);
+      await next();
+    },
+    async (c) => {
+      const body = Message.safeParse(await c.req.json().catch(() => undefined));
+      if (!body.success) return c.json({ error: "expected {session, text}" }, 400);
+      const { session, text } = body.data;
+      const receivedAt = now();
+      const event: InboundEvent = {
+        platform: "webchat",
+        eventId: `${session}:${body.data.id ?? randomUUID()}`,
+        conversation: { key: `webchat:${session}`, kind: "dm" },
+        sender: { platformUserId: "local", displayName: "local operator" },
+        occurredAt: receivedAt,
+        receivedAt,
+        addressedToBot: true,
+        content: { type: "message", text, attachments: [] },
+        reply: { platform: "webchat", sessionId: session },
+        raw: body.data,
+      };
+      const [outcome] = await deps.inbox.enqueue([event]);
+      return c.json({ eventId: event.eventId, status: outcome?.status ?? "accepted" }, 202);
+    },
+  );
 
   app.get("/webchat/api/stream", (c) => {
     const session = c.req.query("session") ?? "";
@@ -80,7 +95,9 @@ export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): vo
     const after = Number.parseInt(c.req.header("last-event-id") ?? "", 10);
     return streamSSE(c, async (sse) => {
       const unsubscribers: (() => void)[] = [];
+      let end: () => void = () => {};
       const closed = new Promise<void>((resolve) => {
+        end = resolve;
         sse.onAbort(resolve);
         open.add(resolve);
       });
@@ -106,6 +123,7 @@ export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): vo
       }, 15_000);
       await closed;
       clearInterval(ping);
+      open.delete(end);
       for (const off of unsubscribers) off();
     });
   });

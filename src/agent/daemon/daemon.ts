@@ -132,7 +132,10 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
       logger.info({ turnId, attempt }, "turn already accepted; ignoring the repeat");
       return;
     }
-    if (known && (known.state !== "lost" || attempt <= known.attempt)) {
+    // A lost or failed turn runs again only when the router asks with a higher attempt (it does so on
+    // purpose: after a crash, or in a fresh session when the old transcript is gone).
+    const rerunnable = known?.state === "lost" || known?.state === "failed";
+    if (known && (!rerunnable || attempt <= known.attempt)) {
       logger.info(
         { turnId, attempt, state: known.state, knownAttempt: known.attempt },
         "turn known; ignoring",
