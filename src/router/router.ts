@@ -34,6 +34,8 @@ export class Router {
   readonly #options: RouterOptions;
   #running = false;
   #workers: Promise<void>[] = [];
+  /** Tokens of leases found taken over while their turn was still being waited on. */
+  readonly #lostLeases = new Set<string>();
   /** Idle workers' wake-up calls. */
   readonly #sleepers = new Set<() => void>();
 
@@ -95,6 +97,13 @@ export class Router {
       try {
         await this.#handle(lease);
       } catch (error) {
+        if (error instanceof LeaseLost) {
+          logger.warn(
+            { conversation: lease.conversationKey },
+            "lease lost while waiting; another worker has it",
+          );
+          continue;
+        }
         if (error instanceof Stopping) {
           // The turn goes on in the agent; the next start resumes it from the turn record.
           await inbox.release(lease).catch(() => {});
@@ -119,7 +128,13 @@ export class Router {
   async #handle(lease: Lease): Promise<void> {
     const { inbox, turns } = this.#options;
     const keepAlive = setInterval(() => {
-      inbox.extend(lease, LEASE_MS).catch(() => {});
+      inbox
+        .extend(lease, LEASE_MS)
+        .then((held) => {
+          // Someone else has the conversation now (we stalled past the lease): stop waiting, touch nothing.
+          if (!held) this.#lostLeases.add(lease.token);
+        })
+        .catch(() => {});
     }, LEASE_MS / 3);
     try {
       const done: number[] = [];
@@ -152,6 +167,7 @@ export class Router {
       await inbox.complete(lease, done);
     } finally {
       clearInterval(keepAlive);
+      this.#lostLeases.delete(lease.token);
     }
   }
 
@@ -224,10 +240,11 @@ export class Router {
     const connection = this.#ctx.connection(turn.agent, turn.userId);
     const events: AgentEvent[] = [];
     let notify: (() => void) | undefined;
-    this.#ctx.waiters.set(turn.id, (event) => {
+    const waiter = (event: AgentEvent) => {
       events.push(event);
       notify?.();
-    });
+    };
+    this.#ctx.waiters.set(turn.id, waiter);
     const deadline = this.#ctx.now() + agents.turnTimeoutMs;
     try {
       let attempt = turn.attempt;
@@ -282,6 +299,7 @@ export class Router {
         }
         if (event) continue;
         if (!this.#running) throw new Stopping();
+        if (this.#lostLeases.has(lease.token)) throw new LeaseLost();
         if (this.#ctx.now() - lastCheck > TURN_CHECK_MS) {
           // A turn frame can be lost with a bridge that died before passing it on; the agent then has never
           // heard of the turn and nothing would ever arrive. Ask, and send it again if so (idempotent).
@@ -324,7 +342,8 @@ export class Router {
         await this.#handleControl(lease);
       }
     } finally {
-      this.#ctx.waiters.delete(turn.id);
+      // Only our own: a worker that took the turn over after our lease lapsed has registered its own.
+      if (this.#ctx.waiters.get(turn.id) === waiter) this.#ctx.waiters.delete(turn.id);
     }
   }
 
@@ -352,6 +371,7 @@ export class Router {
 }
 
 class Stopping extends Error {}
+class LeaseLost extends Error {}
 
 function textOf(items: readonly InboxItem[]): string {
   return items
