@@ -134,6 +134,21 @@ describe("conversation loop under crashes", () => {
     expect(system.replies("telegram").filter((t) => t.includes("word12"))).toHaveLength(1);
   }, 60_000);
 
+  it("a permission request survives a router crash: /approve after the restart still reaches Claude", async () => {
+    const create = await runCli(["projects", "create", "phoenix", "--owner", "telegram:10003"], system.env);
+    expect(create.code, create.output).toBe(0);
+    await runCli(["projects", "bind", "phoenix", "telegram:10003"], system.env);
+    await system.post(system.message("telegram", "permission ls -R", 3));
+    await system.sim.waitFor(
+      (sim) => sim.messagesTo(10_003, "telegram").some((m) => m.text.includes("/approve")),
+      20_000,
+      "a permission prompt",
+    );
+    await system.crashAndRestart();
+    await system.post(system.message("telegram", "/approve", 3));
+    await system.waitForReply("telegram", "ran ls -R", 40_000);
+  }, 60_000);
+
   it("SIGKILL of the agent daemon mid-turn: the turn is retried and answered once", async () => {
     await system.post(system.message("telegram", "echo warm up", 2));
     await system.waitForReply("telegram", "echo: warm up");

@@ -31,7 +31,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
         break;
       case "permission_request": {
         if (!turn) break;
-        ctx.approvals.set(event.requestId, {
+        await ctx.addApproval({
           requestId: event.requestId,
           agent,
           turnId: event.turnId,
@@ -53,8 +53,10 @@ export function createAgentEventHandler(ctx: RouterContext) {
         break;
       }
       case "permission_resolved": {
-        const pending = ctx.approvals.get(event.requestId);
-        ctx.approvals.delete(event.requestId);
+        const [pending] = await ctx.removeApprovals(
+          event.conversation,
+          (a) => a.requestId === event.requestId,
+        );
         if (!turn) break;
         const text =
           event.by === "timeout"
@@ -89,8 +91,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
           await ctx.reply(`turn:${turn.id}:final`, turn.reply, turn.conversationKey, text);
           await deps.turns.end(turn.id, "finished");
         }
-        for (const [id, approval] of ctx.approvals)
-          if (approval.turnId === event.turnId) ctx.approvals.delete(id);
+        await ctx.removeApprovals(event.conversation, (a) => a.turnId === event.turnId);
         break;
       }
       default:

@@ -32,7 +32,7 @@ export async function runCommand(
       const info = await runtime.inspect(agent);
       const session = await store.conversations.sessionOf(event.conversation.key, agent);
       const running = await turns.open(event.conversation.key);
-      const waiting = [...ctx.approvals.values()].filter((a) => a.conversationKey === event.conversation.key);
+      const waiting = await ctx.waitingApprovals(event.conversation.key);
       const lang = ctx.language(event);
       return ctx.say(key, event, "status", {
         agent,
@@ -62,8 +62,8 @@ export async function runCommand(
     }
     case "approve":
     case "deny": {
-      const waiting = [...ctx.approvals.values()].filter(
-        (a) => a.conversationKey === event.conversation.key && a.userId === user.id,
+      const waiting = (await ctx.waitingApprovals(event.conversation.key)).filter(
+        (a) => a.userId === user.id,
       );
       const wanted = args.trim().toLowerCase();
       const matches = wanted

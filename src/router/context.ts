@@ -46,7 +46,7 @@ export interface PendingApproval {
 export class RouterContext {
   readonly deps: RouterDeps;
   readonly now: () => number;
-  readonly approvals = new Map<string, PendingApproval>();
+
   /** Turns this router waits on, by turn id; fed by the agent event handler. */
   readonly waiters = new Map<string, (event: AgentEvent) => void>();
   readonly #connections = new Map<string, AgentConnection>();
@@ -55,6 +55,34 @@ export class RouterContext {
   constructor(deps: RouterDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Tool permission requests waiting in a conversation. Kept in the store, not in memory: a router that
+   * restarts while Claude waits must still recognise `/approve` for a request the old one posted.
+   */
+  async waitingApprovals(conversationKey: string): Promise<PendingApproval[]> {
+    return (await this.deps.store.transportState.get<PendingApproval[]>(approvalsKey(conversationKey))) ?? [];
+  }
+
+  async addApproval(approval: PendingApproval): Promise<void> {
+    const waiting = await this.waitingApprovals(approval.conversationKey);
+    if (waiting.some((a) => a.requestId === approval.requestId)) return;
+    await this.deps.store.transportState.set(approvalsKey(approval.conversationKey), [...waiting, approval]);
+  }
+
+  /** Forgets the conversation's approvals that `drop` selects; returns them. */
+  async removeApprovals(
+    conversationKey: string,
+    drop: (a: PendingApproval) => boolean,
+  ): Promise<PendingApproval[]> {
+    const waiting = await this.waitingApprovals(conversationKey);
+    const dropped = waiting.filter(drop);
+    if (dropped.length === 0) return [];
+    const kept = waiting.filter((a) => !drop(a));
+    if (kept.length === 0) await this.deps.store.transportState.delete(approvalsKey(conversationKey));
+    else await this.deps.store.transportState.set(approvalsKey(conversationKey), kept);
+    return dropped;
   }
 
   setEventHandler(handler: (agent: string, event: AgentEvent) => Promise<void>): void {
@@ -150,6 +178,10 @@ export class RouterContext {
       message(this.language(event), msg, params),
     );
   }
+}
+
+function approvalsKey(conversationKey: string): string {
+  return `approvals:${conversationKey}`;
 }
 
 export function replyTo(event: InboundEvent, language: Language): TurnReply {

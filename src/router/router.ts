@@ -268,6 +268,7 @@ export class Router {
         });
       }
       let lastCheck = this.#ctx.now();
+      const controlSeen = new Set<number>();
       for (;;) {
         const event = events.shift();
         if (event?.type === "turn_finished") return;
@@ -339,7 +340,7 @@ export class Router {
           setTimeout(resolve, CONTROL_POLL_MS);
         });
         notify = undefined;
-        await this.#handleControl(lease);
+        await this.#handleControl(lease, turn, controlSeen);
       }
     } finally {
       // Only our own: a worker that took the turn over after our lease lapsed has registered its own.
@@ -348,11 +349,17 @@ export class Router {
   }
 
   /** /cancel, /approve, /deny and /status act on the running turn instead of waiting behind it. */
-  async #handleControl(lease: Lease): Promise<void> {
+  /**
+   * Control commands among the items waiting behind the turn: those claimed with it (e.g. an `/approve`
+   * sent while a restarted router was down) and those that arrived since. Each is handled once.
+   */
+  async #handleControl(lease: Lease, turn: TurnRecord, seen: Set<number>): Promise<void> {
+    const claimedBehind = lease.items.filter((i) => !turn.itemIds.includes(i.id));
     const arrived = await this.#options.inbox.arrivedSince(lease);
     const handled: number[] = [];
-    for (const item of arrived) {
-      if (!isControl(classify(item.event))) continue;
+    for (const item of [...claimedBehind, ...arrived]) {
+      if (seen.has(item.id) || !isControl(classify(item.event))) continue;
+      seen.add(item.id);
       await this.#handleNonMessage(item);
       handled.push(item.id);
     }
