@@ -57,7 +57,15 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
 
   const hub = new WebchatHub();
   const outbox = createOutbox(handle);
-  const dispatcher = new OutboxDispatcher({ outbox, senders: createSenders(config.platforms, hub), logger });
+  const dispatcher = new OutboxDispatcher({
+    outbox,
+    senders: createSenders(config.platforms, hub),
+    logger,
+    // A message claimed by a process that then crashed waits for its lease to lapse, and holds the
+    // conversation's later replies behind it: keep that short (like the router's), the sends shorter still.
+    leaseMs: 15_000,
+    sendTimeoutMs: 10_000,
+  });
   const runtime = new ProcessRuntime({ root: path.join(config.dataDir, "agents"), cli: CLI, logger });
   logger.warn(
     "agents run as local processes (CLOUDCLAUDE_RUNTIME=process): nothing isolates them from this machine",
