@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { garbleHeader, mutatedBodies, seeded } from "./support/fuzz.ts";
 import { createIngressApp, type IngressApp } from "./support/ingress-app.ts";
-import { testPlatforms, WEBHOOK_PLATFORMS, type WebhookPlatformName } from "./support/traffic.ts";
+import {
+  AUTH_HEADER,
+  testPlatforms,
+  WEBHOOK_PLATFORMS,
+  type WebhookPlatformName,
+} from "./support/traffic.ts";
 import { signedDiscordRequest } from "./support/webhooks/discord.ts";
 import { signedLineRequest } from "./support/webhooks/line.ts";
 import { SLACK_FORM, SLACK_JSON, signedSlackBody } from "./support/webhooks/slack.ts";
@@ -9,14 +14,6 @@ import { telegramRequest } from "./support/webhooks/telegram.ts";
 
 const REQUESTS_PER_ENDPOINT = 10_000;
 const traffic = testPlatforms();
-
-/** The header that authenticates each platform's request. */
-const AUTH_HEADER = {
-  line: "x-line-signature",
-  slack: "x-slack-signature",
-  discord: "x-signature-ed25519",
-  telegram: "x-telegram-bot-api-secret-token",
-} as const;
 
 /** Whether two header values are the same signature (base64 and hex have more than one spelling). */
 function sameSignature(platform: WebhookPlatformName, a: string | undefined, b: string | undefined): boolean {

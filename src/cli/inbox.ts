@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Config } from "../config/index.ts";
 import { createInbox, type Inbox } from "../inbox/index.ts";
-import { openStore } from "../store/index.ts";
+import { withStore } from "./with-store.ts";
 
 /** `cloudclaude inbox …`: what operators need to see and unstick the inbox. */
 export function registerInboxCommands(program: Command, load: () => Config): void {
@@ -55,13 +55,13 @@ export function registerInboxCommands(program: Command, load: () => Config): voi
     );
 }
 
-async function withInbox(config: Config, run: (inbox: Inbox) => Promise<void>): Promise<void> {
-  const { store, handle } = await openStore(config.database);
-  const inbox = createInbox(handle, config.inbox);
-  try {
-    await run(inbox);
-  } finally {
-    await inbox.close();
-    await store.close();
-  }
+function withInbox(config: Config, run: (inbox: Inbox) => Promise<void>): Promise<void> {
+  return withStore(config, async ({ handle }) => {
+    const inbox = createInbox(handle, config.inbox);
+    try {
+      await run(inbox);
+    } finally {
+      await inbox.close();
+    }
+  });
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Config } from "../config/index.ts";
-import { openStore, PLATFORMS, type Platform, type Store } from "../store/index.ts";
+import { PLATFORMS, type Platform } from "../store/index.ts";
+import { withStore } from "./with-store.ts";
 
 /**
  * `cloudclaude projects …`: create projects and bind conversations to them by hand. (Creating them from
@@ -13,7 +14,7 @@ export function registerProjectCommands(program: Command, load: () => Config): v
     .command("ls")
     .description("List projects.")
     .action(() =>
-      withStore(load(), async (store) => {
+      withStore(load(), async ({ store }) => {
         const all = await store.projects.list();
         if (all.length === 0) console.log("no projects yet");
         for (const p of all)
@@ -28,7 +29,7 @@ export function registerProjectCommands(program: Command, load: () => Config): v
     .requiredOption("--owner <platform:userId>", "the owner's chat identity, e.g. telegram:1001")
     .option("--repo <url>", "the repository the VM clones")
     .action((name: string, options: { owner: string; repo?: string }) =>
-      withStore(load(), async (store) => {
+      withStore(load(), async ({ store }) => {
         const [platform, ...rest] = options.owner.split(":");
         if (!PLATFORMS.includes(platform as Platform) || rest.length === 0) {
           throw new Error(`--owner must be platform:userId with platform one of ${PLATFORMS.join(", ")}`);
@@ -52,7 +53,7 @@ export function registerProjectCommands(program: Command, load: () => Config): v
     .argument("<name>", "the project")
     .argument("<conversation-key>", "e.g. telegram:-1001234567 or slack:T01:C02:1700000000.000100")
     .action((name: string, conversationKey: string) =>
-      withStore(load(), async (store) => {
+      withStore(load(), async ({ store }) => {
         const project = await store.projects.byName(name);
         if (!project) throw new Error(`no project named ${name}`);
         await store.projects.bind(conversationKey, project.id, project.ownerUserId);
@@ -65,17 +66,8 @@ export function registerProjectCommands(program: Command, load: () => Config): v
     .description("Return a conversation to the senders' switchboards.")
     .argument("<conversation-key>")
     .action((conversationKey: string) =>
-      withStore(load(), async (store) => {
+      withStore(load(), async ({ store }) => {
         console.log((await store.projects.unbind(conversationKey)) ? "unbound" : "was not bound");
       }),
     );
-}
-
-async function withStore(config: Config, run: (store: Store) => Promise<void>): Promise<void> {
-  const { store } = await openStore(config.database);
-  try {
-    await run(store);
-  } finally {
-    await store.close();
-  }
 }

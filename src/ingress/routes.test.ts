@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIngressApp, type IngressApp } from "../../test/support/ingress-app.ts";
-import { testPlatforms, WEBHOOK_PLATFORMS } from "../../test/support/traffic.ts";
+import { AUTH_HEADER, testPlatforms, WEBHOOK_PLATFORMS } from "../../test/support/traffic.ts";
 import { discordPing, signedDiscordRequest } from "../../test/support/webhooks/discord.ts";
 import { lineTextEvent, lineWebhookBody, signedLineRequest } from "../../test/support/webhooks/line.ts";
 import {
@@ -13,13 +13,6 @@ import {
 import { MAX_WEBHOOK_BODY_BYTES } from "./routes.ts";
 
 const traffic = testPlatforms();
-
-const AUTH_HEADER = {
-  line: "x-line-signature",
-  slack: "x-slack-signature",
-  discord: "x-signature-ed25519",
-  telegram: "x-telegram-bot-api-secret-token",
-} as const;
 
 function post(ingress: IngressApp, path: string, req: { headers: Record<string, string>; body: string }) {
   return ingress.app.request(path, { method: "POST", headers: req.headers, body: req.body });

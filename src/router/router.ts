@@ -246,6 +246,18 @@ export class Router {
     };
     this.#ctx.waiters.set(turn.id, waiter);
     const deadline = this.#ctx.now() + agents.turnTimeoutMs;
+    const storedSession = () => this.#options.store.conversations.sessionOf(turn.conversationKey, turn.agent);
+    // Idempotent on the agent's side: a turn id it knows runs again only with a higher attempt.
+    const sendTurn = (attempt: number, sessionId: string | null) =>
+      connection.send({
+        type: "turn",
+        turnId: turn.id,
+        conversation: turn.conversationKey,
+        attempt,
+        sessionId,
+        text,
+        sender: { id: turn.userId },
+      });
     try {
       let attempt = turn.attempt;
       // A turn recorded just now cannot be known to the agent: skip the round trip that asks.
@@ -256,16 +268,7 @@ export class Router {
       if (state.state !== "running" && state.state !== "finished") {
         if (attempt > 2) return await this.#failTurn(turn, "the agent stopped twice while working on this");
         await turns.setAttempt(turn.id, attempt);
-        const session = await this.#options.store.conversations.sessionOf(turn.conversationKey, turn.agent);
-        await connection.send({
-          type: "turn",
-          turnId: turn.id,
-          conversation: turn.conversationKey,
-          attempt,
-          sessionId: session,
-          text,
-          sender: { id: turn.userId },
-        });
+        await sendTurn(attempt, await storedSession());
       }
       let lastCheck = this.#ctx.now();
       const controlSeen = new Set<number>();
@@ -287,15 +290,7 @@ export class Router {
           }
           attempt += 1;
           await turns.setAttempt(turn.id, attempt);
-          await connection.send({
-            type: "turn",
-            turnId: turn.id,
-            conversation: turn.conversationKey,
-            attempt,
-            sessionId: lostSession ? null : event.sessionId,
-            text,
-            sender: { id: turn.userId },
-          });
+          await sendTurn(attempt, lostSession ? null : event.sessionId);
           continue;
         }
         if (event) continue;
@@ -307,19 +302,7 @@ export class Router {
           lastCheck = this.#ctx.now();
           const now = await connection.queryTurn(turn.id).catch(() => undefined);
           if (now?.state === "unknown") {
-            const session = await this.#options.store.conversations.sessionOf(
-              turn.conversationKey,
-              turn.agent,
-            );
-            await connection.send({
-              type: "turn",
-              turnId: turn.id,
-              conversation: turn.conversationKey,
-              attempt,
-              sessionId: session,
-              text,
-              sender: { id: turn.userId },
-            });
+            await sendTurn(attempt, await storedSession());
           }
         }
         if (this.#ctx.now() > deadline) {

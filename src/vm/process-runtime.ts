@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, openSync } from "node:fs";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { agentHomePaths } from "../agent/home.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -111,10 +111,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   async remove(name: string, options: { volume?: boolean } = {}): Promise<void> {
     await this.stop(name);
-    if (options.volume) {
-      const { rm } = await import("node:fs/promises");
-      await rm(this.#home(name), { recursive: true, force: true });
-    }
+    if (options.volume) await rm(this.#home(name), { recursive: true, force: true });
   }
 
   async inspect(name: string): Promise<AgentInfo | undefined> {

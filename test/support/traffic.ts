@@ -40,6 +40,14 @@ import {
 export const WEBHOOK_PLATFORMS = ["line", "slack", "discord", "telegram"] as const;
 export type WebhookPlatformName = (typeof WEBHOOK_PLATFORMS)[number];
 
+/** The header that authenticates each platform's webhook request. */
+export const AUTH_HEADER = {
+  line: "x-line-signature",
+  slack: "x-slack-signature",
+  discord: "x-signature-ed25519",
+  telegram: "x-telegram-bot-api-secret-token",
+} as const satisfies Record<WebhookPlatformName, string>;
+
 export interface TrafficRequest {
   readonly platform: WebhookPlatformName;
   readonly path: string;
