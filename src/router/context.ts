@@ -127,18 +127,16 @@ export class RouterContext {
     const kind = this.kindOf(agent);
     let connection = this.#connections.get(agent);
     if (!connection) {
-      const { agents } = this.deps;
-      const env: Record<string, string> = {
-        ...agents.credentialEnv,
-        CLOUDCLAUDE_PERMISSION_TIMEOUT_MS: String(agents.permissionTimeoutMs),
-        CLOUDCLAUDE_AGENT_IDLE_MS: String(agents.idleMs),
-        ...(agents.claudeExecutable && { CLAUDE_CODE_EXECUTABLE: agents.claudeExecutable }),
-      };
       connection = new AgentConnection({
         name: agent,
         runtime: this.deps.runtime,
-        ensure: () =>
-          this.deps.runtime.ensureRunning({ name: agent, kind, env, labels: { "cloudclaude.user": userId } }),
+        ensure: async () =>
+          this.deps.runtime.ensureRunning({
+            name: agent,
+            kind,
+            env: await this.agentEnv(userId),
+            labels: { "cloudclaude.user": userId },
+          }),
         cursors: this.deps.store.transportState,
         onEvent: (event) => this.#onEvent(agent, event),
         logger: this.deps.logger,
@@ -146,6 +144,20 @@ export class RouterContext {
       this.#connections.set(agent, connection);
     }
     return connection;
+  }
+
+  /**
+   * The environment an agent of `userId` starts with: the credential that pays for its turns and the
+   * daemon's settings. Never the control plane's own secrets (DESIGN §3.7).
+   */
+  async agentEnv(_userId: string): Promise<Record<string, string>> {
+    const { agents } = this.deps;
+    return {
+      ...agents.credentialEnv,
+      CLOUDCLAUDE_PERMISSION_TIMEOUT_MS: String(agents.permissionTimeoutMs),
+      CLOUDCLAUDE_AGENT_IDLE_MS: String(agents.idleMs),
+      ...(agents.claudeExecutable && { CLAUDE_CODE_EXECUTABLE: agents.claudeExecutable }),
+    };
   }
 
   existingConnection(agent: string): AgentConnection | undefined {
