@@ -43,3 +43,40 @@ ensure_chromium() {
   if command -v chromium >/dev/null; then return 0; fi
   apt_install chromium
 }
+
+# Debian's Docker engine (docker.io: dockerd, containerd, runc) answering on /var/run/docker.sock. Without
+# systemd (containers, CI) dockerd is started here in the background, logging to
+# /var/log/cloudclaude-dockerd.log. Nothing is pulled: the tests build their images offline.
+ensure_docker() {
+  if ! command -v dockerd >/dev/null && [ ! -x /usr/sbin/dockerd ]; then apt_install docker.io; fi
+  if docker_ready; then return 0; fi
+  local log=/var/log/cloudclaude-dockerd.log
+  # A dockerd or containerd that died leaves its pid file, and dockerd refuses to start over one whose
+  # process still shows (an init that does not reap leaves zombies): drop those of gone processes.
+  local pidfile pid
+  for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+    pid="$(cat "$pidfile" 2>/dev/null || true)"
+    if [ -n "$pid" ] && ! process_alive "$pid"; then rm -f "$pidfile"; fi
+  done
+  say "starting dockerd (log: $log)"
+  PATH="/usr/sbin:/sbin:$PATH" nohup setsid dockerd >>"$log" 2>&1 </dev/null &
+  for _ in $(seq 1 150); do docker_ready && return 0; sleep 0.2; done
+  say "dockerd did not answer on /var/run/docker.sock within 30 s; the end of $log:"
+  tail -n 25 "$log" >&2
+  say "fix the cause above (or start the engine yourself) and run again"
+  exit 1
+}
+
+docker_ready() {
+  if command -v docker >/dev/null; then
+    DOCKER_HOST=unix:///var/run/docker.sock timeout 5 docker version >/dev/null 2>&1
+  else
+    node -e 'require("node:http").get({ socketPath: "/var/run/docker.sock", path: "/_ping", timeout: 3000 },
+      (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on("error", () => process.exit(1))'
+  fi
+}
+
+# Whether a pid is a live process (a zombie is not).
+process_alive() {
+  [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"
+}

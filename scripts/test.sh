@@ -11,8 +11,11 @@ ensure_node
 ensure_deps
 ensure_postgres
 ensure_chromium
+ensure_docker
 
 cd "$CC_ROOT"
+# The image the container tests run (fake Claude Code inside); seconds when nothing changed.
+say "test image";  node bin/cloudclaude.js images build --offline --test
 say "type check";  npx tsc -p tsconfig.json
 say "lint";        npx biome check .
 say "tests";       npx vitest run "$@"

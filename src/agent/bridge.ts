@@ -76,7 +76,7 @@ async function connectWithin(path: string, waitMs: number): Promise<Socket> {
       const code = (error as NodeJS.ErrnoException).code;
       const retryable = code === "ENOENT" || code === "ECONNREFUSED";
       if (!retryable || Date.now() >= deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 }

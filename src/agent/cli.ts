@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { errorMessage } from "../shared/errors.ts";
 import { runBridge } from "./bridge.ts";
@@ -55,6 +57,11 @@ function parse<T>(usage: string, read: () => T): Parsed<T> {
 }
 
 export async function agentDaemonMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // As a container's PID 1 a signal without a handler is ignored: until the daemon's own handler is in
+  // place (after loading the SDK, about a second), a stop request simply ends the process.
+  const stopWhileStarting = () => process.exit(143);
+  process.once("SIGTERM", stopWhileStarting);
+  process.once("SIGINT", stopWhileStarting);
   const parsed = parse(DAEMON_USAGE, () => {
     const { values } = parseArgs({
       args: [...argv],
@@ -83,7 +90,12 @@ export async function agentDaemonMain(argv: readonly string[], env: NodeJS.Proce
   const paths = agentHomePaths(home);
   let settings: ReturnType<typeof agentSettings>;
   try {
-    settings = agentSettings(env, kind, paths.claudeConfig);
+    settings = agentSettings(env, kind, paths.claudeConfig, join(paths.agentDir, "google-credentials.json"));
+    if (settings.googleCredentials) {
+      mkdirSync(paths.agentDir, { recursive: true });
+      writeFileSync(settings.googleCredentials.file, settings.googleCredentials.json, { mode: 0o600 });
+      chmodSync(settings.googleCredentials.file, 0o600); // an existing file keeps its mode otherwise
+    }
   } catch (error) {
     const problems =
       error instanceof ZodError ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) : [];
@@ -109,6 +121,8 @@ export async function agentDaemonMain(argv: readonly string[], env: NodeJS.Proce
       idleMs: settings.idleMs,
     });
     const stop = () => void handle.stop();
+    process.off("SIGTERM", stopWhileStarting);
+    process.off("SIGINT", stopWhileStarting);
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
     const code = await handle.stopped;

@@ -15,6 +15,39 @@ const env = {
 };
 
 describe("agentSettings", () => {
+  it("passes a person's Bedrock or Vertex settings to a switchboard, the Vertex key as a file path", () => {
+    const vertex = agentSettings(
+      {
+        PATH: "/usr/bin",
+        CLAUDE_CODE_USE_VERTEX: "1",
+        ANTHROPIC_VERTEX_PROJECT_ID: "p1",
+        CLOUD_ML_REGION: "us-east5",
+        CLOUDCLAUDE_GOOGLE_CREDENTIALS_JSON: '{"type":"service_account"}',
+      },
+      "switchboard",
+      "/h/claude",
+      "/h/agent/google-credentials.json",
+    );
+    expect(vertex.childEnv).toMatchObject({
+      CLAUDE_CODE_USE_VERTEX: "1",
+      ANTHROPIC_VERTEX_PROJECT_ID: "p1",
+      CLOUD_ML_REGION: "us-east5",
+      GOOGLE_APPLICATION_CREDENTIALS: "/h/agent/google-credentials.json",
+    });
+    expect(vertex.childEnv.CLOUDCLAUDE_GOOGLE_CREDENTIALS_JSON).toBeUndefined();
+    expect(vertex.googleCredentials).toEqual({
+      file: "/h/agent/google-credentials.json",
+      json: '{"type":"service_account"}',
+    });
+    const bedrock = agentSettings(
+      { CLAUDE_CODE_USE_BEDROCK: "1", AWS_REGION: "us-west-2", AWS_BEARER_TOKEN_BEDROCK: "tok" },
+      "switchboard",
+      "/h/claude",
+    );
+    expect(bedrock.childEnv).toMatchObject({ CLAUDE_CODE_USE_BEDROCK: "1", AWS_REGION: "us-west-2" });
+    expect(bedrock.googleCredentials).toBeUndefined();
+  });
+
   it("parses the daemon's variables with defaults", () => {
     const settings = agentSettings(env, "project", "/h/claude");
     expect(settings).toMatchObject({

@@ -33,6 +33,12 @@ export interface AgentSettings {
   readonly logLevel: LogLevel;
   /** The environment Claude Code runs with (the SDK's `env` replaces, not extends, the process env). */
   readonly childEnv: Readonly<Record<string, string>>;
+  /**
+   * A Vertex service account key (JSON) that came as CLOUDCLAUDE_GOOGLE_CREDENTIALS_JSON: the daemon writes
+   * it to `googleCredentialsFile` (mode 0600) before Claude Code starts, which finds it through
+   * GOOGLE_APPLICATION_CREDENTIALS, as Google's libraries expect a file rather than a value.
+   */
+  readonly googleCredentials?: { readonly file: string; readonly json: string };
 }
 
 /** Only the daemon reads these; Claude Code and the commands it runs never see them. */
@@ -49,6 +55,18 @@ const SWITCHBOARD_PASS = new Set([
   "ANTHROPIC_AUTH_TOKEN",
   "ANTHROPIC_BASE_URL",
   "CLAUDE_CODE_OAUTH_TOKEN",
+  "ANTHROPIC_MODEL",
+  // A person's Bedrock or Vertex credential (see src/identity/credentials.ts).
+  "CLAUDE_CODE_USE_BEDROCK",
+  "AWS_REGION",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_BEARER_TOKEN_BEDROCK",
+  "CLAUDE_CODE_USE_VERTEX",
+  "ANTHROPIC_VERTEX_PROJECT_ID",
+  "CLOUD_ML_REGION",
+  "GOOGLE_APPLICATION_CREDENTIALS",
   "HTTPS_PROXY",
   "HTTP_PROXY",
   "NO_PROXY",
@@ -65,6 +83,7 @@ export function agentSettings(
   env: NodeJS.ProcessEnv,
   kind: AgentKind,
   claudeConfigDir: string,
+  googleCredentialsFile?: string,
 ): AgentSettings {
   const parsed = AgentEnv.parse(env);
   const childEnv: Record<string, string> = {};
@@ -78,7 +97,12 @@ export function agentSettings(
   childEnv.CLAUDE_AGENT_SDK_CLIENT_APP = "cloudclaude";
   // Auto memory loads regardless of settingSources; a switchboard must only know what its tools tell it.
   if (kind === "switchboard") childEnv.CLAUDE_CODE_DISABLE_AUTO_MEMORY = "1";
+  const googleJson = env.CLOUDCLAUDE_GOOGLE_CREDENTIALS_JSON;
+  const googleCredentials =
+    googleJson && googleCredentialsFile ? { file: googleCredentialsFile, json: googleJson } : undefined;
+  if (googleCredentials) childEnv.GOOGLE_APPLICATION_CREDENTIALS = googleCredentials.file;
   return {
+    ...(googleCredentials && { googleCredentials }),
     permissionTimeoutMs: parsed.CLOUDCLAUDE_PERMISSION_TIMEOUT_MS,
     idleMs: parsed.CLOUDCLAUDE_AGENT_IDLE_MS,
     claudeExecutable: parsed.CLAUDE_CODE_EXECUTABLE,

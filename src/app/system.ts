@@ -2,18 +2,34 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
+import type { Kysely } from "kysely";
 import type { Config } from "../config/index.ts";
-import { createOutbox, createSenders, OutboxDispatcher, WebchatHub } from "../delivery/index.ts";
+import { mountConnect } from "../connect/routes.ts";
+import {
+  createOutbox,
+  createSenders,
+  LiveReplies,
+  OutboxDispatcher,
+  RateGovernor,
+  type TurnStreamSink,
+  WebchatHub,
+} from "../delivery/index.ts";
 import { createHttpApp } from "../http/app.ts";
 import { type RunningServer, startHttpServer } from "../http/server.ts";
+import { guardOutbox } from "../identity/outbound.ts";
 import { createInbox, type Inbox } from "../inbox/index.ts";
 import { createWebhookPlatforms, mountWebhookRoutes } from "../ingress/index.ts";
 import { createTransports } from "../ingress/transports/index.ts";
 import { Router, TurnStore } from "../router/index.ts";
+import { assertKeysPresent, loadSecrets, redactSecrets } from "../secrets/index.ts";
 import type { Logger } from "../shared/logger.ts";
 import { createMetrics, registerInboxGauges } from "../shared/metrics.ts";
 import { openStore, type Store } from "../store/index.ts";
+import type { Database } from "../store/schema.ts";
+import { createVmManager } from "../vm/docker/pool.ts";
+import type { ContainerRuntime } from "../vm/port.ts";
 import { ProcessRuntime } from "../vm/process-runtime.ts";
+import { VmSupervisor } from "../vm/supervisor.ts";
 import { mountWebchat, WebchatStream } from "../webchat/routes.ts";
 import { notifyOnEnqueue } from "./notify-inbox.ts";
 
@@ -44,44 +60,83 @@ export interface System {
 export type Role = "all" | "ingress";
 
 export async function createSystem(config: Config, logger: Logger, role: Role = "all"): Promise<System> {
-  if (config.agents.runtime !== "process") {
-    throw new Error(
-      "CLOUDCLAUDE_RUNTIME=docker arrives with the VM Manager; use CLOUDCLAUDE_RUNTIME=process for now.",
-    );
-  }
   const metrics = createMetrics();
-  const { store, handle, appliedMigrations } = await openStore(config.database);
+  const secrets = loadSecrets(config);
+  if (secrets.created)
+    logger.warn(
+      { file: config.secrets.keyFile },
+      "created the master key file: back it up apart from the database",
+    );
+  const { store, handle, appliedMigrations } = await openStore(config.database, { secrets: secrets.box });
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, "database migrated");
+  try {
+    await assertKeysPresent(store, secrets.box.keyIds);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const baseInbox = createInbox(handle, config.inbox);
   registerInboxGauges(metrics, baseInbox);
 
   const hub = new WebchatHub();
   const outbox = createOutbox(handle);
+  const senders = createSenders(config.platforms, hub);
+  // One pace for everything this process sends: replies, streamed edits, typing indicators.
+  const governor = new RateGovernor(config.delivery);
+  const live = new LiveReplies({
+    db: handle.db,
+    senders,
+    governor,
+    logger,
+    target: async (turnId) => {
+      const turn = await turns.get(turnId);
+      if (!turn) return undefined;
+      const identities = await store.identities.listForUser(turn.userId);
+      return {
+        platform: turn.reply.platform,
+        conversationKey: turn.conversationKey,
+        reply: turn.reply.reply,
+        inboundReceivedAt: turn.reply.inboundReceivedAt,
+        recipient: identities.find((i) => i.platform === turn.reply.platform)?.platformUserId,
+      };
+    },
+  });
   const dispatcher = new OutboxDispatcher({
     outbox,
-    senders: createSenders(config.platforms, hub),
+    senders,
+    governor,
+    closeLive: (streamKey) => live.close(streamKey),
     logger,
     // A message claimed by a process that then crashed waits for its lease to lapse, and holds the
     // conversation's later replies behind it: keep that short (like the router's), the sends shorter still.
     leaseMs: 15_000,
     sendTimeoutMs: 10_000,
   });
-  const runtime = new ProcessRuntime({ root: path.join(config.dataDir, "agents"), cli: CLI, logger });
-  logger.warn(
-    "agents run as local processes (CLOUDCLAUDE_RUNTIME=process): nothing isolates them from this machine",
-  );
+  const turns = new TurnStore(handle.db);
+  const { runtime, supervisor } = createRuntime(config, handle.db, turns, logger);
   const stream = new WebchatStream();
+  // Text deltas go to the webchat page and to the platforms' live messages (see LiveReplies).
+  const streams: TurnStreamSink = {
+    delta: (conversation, turnId, raw) => {
+      const text = redactSecrets(raw);
+      stream.delta(conversation, turnId, text);
+      if (!conversation.startsWith("webchat:")) live.delta(conversation, turnId, text);
+    },
+    started: (conversation, turnId) => live.started(conversation, turnId),
+    ended: (conversation, turnId) => live.ended(conversation, turnId),
+  };
   const router = new Router({
     consumerId: `${hostname()}:${process.pid}`,
     inbox: baseInbox,
     store,
-    turns: new TurnStore(handle.db),
-    outbox,
+    turns,
+    // Redacts secrets from everything the router says, and tells a person once when Claude refuses their key.
+    outbox: guardOutbox(outbox, { store, turns, logger }),
     runtime,
     agents: config.agents,
     logger,
     kickDelivery: () => dispatcher.kick(),
-    stream,
+    stream: streams,
   });
   // Whatever stores an inbound message wakes the router at once instead of at its next poll.
   const inbox = notifyOnEnqueue(baseInbox, () => router.kick());
@@ -98,6 +153,18 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
         },
       },
     ],
+  });
+  mountConnect(http, {
+    store,
+    outbox,
+    kickDelivery: () => dispatcher.kick(),
+    logger,
+    restartAgentsOf: async (userId) => {
+      const owned = (await store.projects.list()).filter((p) => p.ownerUserId === userId);
+      for (const name of [`sb-${userId}`, ...owned.map((p) => `vm-${p.id}`)]) {
+        if ((await runtime.inspect(name))?.state === "running") await runtime.stop(name);
+      }
+    },
   });
   const platforms = createWebhookPlatforms(config.platforms);
   mountWebhookRoutes(http, { platforms, inbox, logger, metrics });
@@ -132,6 +199,8 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
       // Listen first: health checks and webhooks answer while the workers catch up on a backlog.
       server = await startHttpServer(http, config.http);
       if (role === "all") {
+        // Before the router: the store must agree with the engines before turns wake agents.
+        await supervisor?.start();
         router.start();
         dispatcher.start();
       }
@@ -160,6 +229,7 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
           // After intake: leases in hand are given back so the next start resumes them at once.
           ["router", () => router.stop()],
           ["delivery", () => dispatcher.stop()],
+          ["vm supervisor", async () => supervisor?.stop()],
           ["agents", () => runtime.close()],
           ["inbox", () => baseInbox.close()],
           ["store", () => store.close()],
@@ -177,4 +247,39 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
       return stopping;
     },
   };
+}
+
+/**
+ * Where agents run. `docker`: the VM Manager over the configured pool of hosts, with its supervisor (idle
+ * policy, health checks, reconciler). `process`: local child processes, for development.
+ */
+function createRuntime(
+  config: Config,
+  db: Kysely<Database>,
+  turns: TurnStore,
+  logger: Logger,
+): { runtime: ContainerRuntime; supervisor?: VmSupervisor } {
+  if (config.agents.runtime === "process") {
+    logger.warn(
+      "agents run as local processes (CLOUDCLAUDE_RUNTIME=process): nothing isolates them from this machine",
+    );
+    return { runtime: new ProcessRuntime({ root: path.join(config.dataDir, "agents"), cli: CLI, logger }) };
+  }
+  const manager = createVmManager(config.docker, db, logger);
+  const supervisor = new VmSupervisor({
+    manager,
+    logger,
+    switchboardIdleMs: config.docker.switchboardIdleMs,
+    projectIdleMs: config.docker.projectIdleMs,
+    busyAgents: () => turns.busyAgents(),
+    sweepMs: Math.min(
+      30_000,
+      Math.max(1_000, Math.min(config.docker.switchboardIdleMs, config.docker.projectIdleMs) / 4),
+    ),
+  });
+  logger.info(
+    { hosts: manager.hosts.map((h) => h.name), image: config.docker.image, network: config.docker.network },
+    "agents run in Docker containers",
+  );
+  return { runtime: manager, supervisor };
 }

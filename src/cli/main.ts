@@ -3,10 +3,14 @@ import { ConfigError, describeConfig, type LoadedConfig, loadConfig } from "../c
 import { errorMessage } from "../shared/errors.ts";
 import { createLogger } from "../shared/logger.ts";
 import { migrateToLatest, openDatabase } from "../store/index.ts";
+import { registerImageCommands } from "./images.ts";
 import { registerInboxCommands } from "./inbox.ts";
+import { registerKeyCommands } from "./keys.ts";
 import { registerProjectCommands } from "./projects.ts";
 import { runServe } from "./serve.ts";
 import { registerSetupCommands } from "./setup.ts";
+import { registerUserCommands } from "./users.ts";
+import { registerVmCommands } from "./vm.ts";
 
 const program = new Command("cloudclaude")
   .description("CloudClaude: Claude Code from LINE, Slack, Discord and Telegram.")
@@ -59,6 +63,10 @@ program
 registerInboxCommands(program, () => load().config);
 registerSetupCommands(program, () => load().config);
 registerProjectCommands(program, () => load().config);
+registerUserCommands(program, () => load().config);
+registerKeyCommands(program, () => load().config);
+registerImageCommands(program);
+registerVmCommands(program, () => load().config);
 
 program
   .command("agent")

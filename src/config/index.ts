@@ -4,6 +4,8 @@ export {
   type Config,
   ConfigError,
   type DatabaseConfig,
+  type DeliveryConfig,
+  type DockerConfig,
   type LoadedConfig,
   loadConfig,
   type PlatformsConfig,

@@ -18,7 +18,18 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly inbox: { readonly maxAttempts: number; readonly retentionMs: number };
   readonly agents: AgentsConfig;
+  /** Where the master keys that encrypt credentials come from (src/secrets). */
+  readonly secrets: { readonly masterKeys: string | undefined; readonly keyFile: string };
+  readonly docker: DockerConfig;
   readonly platforms: PlatformsConfig;
+  readonly delivery: DeliveryConfig;
+}
+
+/** Pacing of replies (see src/delivery/governor.ts). */
+export interface DeliveryConfig {
+  readonly editIntervalMs: number;
+  readonly groupEditIntervalMs: number;
+  readonly botPerSecond: number;
 }
 
 export interface AgentsConfig {
@@ -33,6 +44,26 @@ export interface AgentsConfig {
   readonly idleMs: number;
   readonly webchat: boolean;
   readonly language: "en" | "zh-TW";
+  /** Who may use the server (docs/identity.md). */
+  readonly access: "allowlist" | "invite" | "open";
+  /** Base of the links people are sent (`/connect/<id>`): CLOUDCLAUDE_PUBLIC_URL, else this listener. */
+  readonly publicUrl: string;
+}
+
+/** The VM Manager's pool of Docker hosts and what its containers get (CLOUDCLAUDE_RUNTIME=docker). */
+export interface DockerConfig {
+  /** `[name=]url` entries, parsed by the VM Manager. */
+  readonly hosts: string;
+  readonly tlsDir: string | undefined;
+  readonly image: string;
+  readonly network: string;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly pids: number;
+  readonly capacityPerHost: number;
+  readonly switchboardIdleMs: number;
+  readonly projectIdleMs: number;
+  readonly instance: string;
 }
 
 /**
@@ -171,6 +202,33 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       idleMs: v.CLOUDCLAUDE_AGENT_IDLE_MS,
       webchat: v.CLOUDCLAUDE_WEBCHAT === "on",
       language: v.CLOUDCLAUDE_LANGUAGE,
+      access: v.CLOUDCLAUDE_ACCESS,
+      publicUrl: v.CLOUDCLAUDE_PUBLIC_URL ?? `http://${v.CLOUDCLAUDE_HOST}:${v.CLOUDCLAUDE_PORT}`,
+    },
+    secrets: {
+      masterKeys: v.CLOUDCLAUDE_MASTER_KEY,
+      keyFile: path.resolve(
+        cwd,
+        v.CLOUDCLAUDE_MASTER_KEY_FILE ?? path.join(dataDir, "keys", "master-key.json"),
+      ),
+    },
+    docker: {
+      hosts: v.CLOUDCLAUDE_DOCKER_HOSTS,
+      tlsDir: v.CLOUDCLAUDE_DOCKER_TLS_DIR,
+      image: v.CLOUDCLAUDE_AGENT_IMAGE,
+      network: v.CLOUDCLAUDE_AGENT_NETWORK,
+      memoryMb: v.CLOUDCLAUDE_AGENT_MEMORY_MB,
+      cpus: v.CLOUDCLAUDE_AGENT_CPUS,
+      pids: v.CLOUDCLAUDE_AGENT_PIDS,
+      capacityPerHost: v.CLOUDCLAUDE_HOST_CAPACITY,
+      switchboardIdleMs: v.CLOUDCLAUDE_SWITCHBOARD_IDLE_MS,
+      projectIdleMs: v.CLOUDCLAUDE_VM_IDLE_MS,
+      instance: v.CLOUDCLAUDE_INSTANCE,
+    },
+    delivery: {
+      editIntervalMs: v.DELIVERY_EDIT_INTERVAL_MS,
+      groupEditIntervalMs: v.DELIVERY_GROUP_EDIT_INTERVAL_MS,
+      botPerSecond: v.DELIVERY_BOT_RATE,
     },
     platforms: {
       line: {

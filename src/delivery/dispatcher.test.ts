@@ -6,6 +6,7 @@ import { PlatformSimulator } from "../../test/support/fakes/platform-simulator.t
 import { type OpenedStore, openStore } from "../store/index.ts";
 import type { Platform } from "../store/port.ts";
 import { OutboxDispatcher, type OutboxDispatcherOptions } from "./dispatcher.ts";
+import { RateGovernor } from "./governor.ts";
 import { createOutbox, type KyselyOutbox } from "./outbox.ts";
 import type { PlatformSender } from "./port.ts";
 import { createSenders } from "./senders/index.ts";
@@ -47,6 +48,8 @@ describe("OutboxDispatcher (SQLite, simulated platforms)", () => {
       senders,
       pollIntervalMs: 20,
       backoff: () => 20,
+      // Spacing of sends per chat has its own test below; the others look at order and failures.
+      governor: new RateGovernor({ spaceSends: false }),
       ...options,
     });
     running.push(dispatcher);
@@ -76,6 +79,32 @@ describe("OutboxDispatcher (SQLite, simulated platforms)", () => {
     expect(meanwhile && head && meanwhile.createdAt < head.createdAt).toBe(true);
     expect((await outbox.get(first.idempotencyKey))?.chunksSent).toBe(3);
   });
+
+  it("spaces the messages of one chat as the platform asks, and a 429 pauses the chat, losing nothing", async () => {
+    const messages = [
+      telegram(7, "one"),
+      telegram(7, "two"),
+      telegram(-1007, "group a"),
+      telegram(-1007, "group b"),
+    ];
+    for (const m of messages) await outbox.enqueue(m);
+    sim.fail({ platform: "telegram", endpoint: "sendMessage", status: 429, retryAfterSeconds: 1, skip: 1 });
+    start({ governor: new RateGovernor({ botPerSecond: 25 }) }).kick();
+    for (const m of messages) expect(await settled(outbox, m.idempotencyKey)).toBe("sent");
+    expect(sim.messagesTo(7).map((m) => m.text)).toEqual(["one", "two"]);
+    expect(sim.messagesTo(-1007).map((m) => m.text)).toEqual(["group a", "group b"]);
+    const gaps = (chat: number) => {
+      const at = sim
+        .calls({ endpoint: "sendMessage" })
+        .filter((c) => c.body.chat_id === chat)
+        .map((c) => c.receivedAt);
+      return at.slice(1).map((t, i) => t - (at[i] ?? 0));
+    };
+    // 1 s between messages in a private chat, 3 s in a group; a 429 asked for 1 s more.
+    for (const gap of gaps(7)) expect(gap).toBeGreaterThanOrEqual(1_000);
+    for (const gap of gaps(-1007)) expect(gap).toBeGreaterThanOrEqual(3_000);
+    expect(sim.calls({ status: 429 })).toHaveLength(1);
+  }, 20_000);
 
   it("sends different conversations in parallel, at most `concurrency` at once", async () => {
     const messages = Array.from({ length: 6 }, (_, i) => telegram(100 + i, `hello ${i}`));

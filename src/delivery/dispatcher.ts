@@ -4,7 +4,8 @@ import { pino } from "pino";
 import type { Logger } from "../shared/logger.ts";
 import type { Platform } from "../store/port.ts";
 import { failureOf, truncate } from "./errors.ts";
-import type { ClaimedMessage, OutboxQueue, PlatformSender } from "./port.ts";
+import { chatOf, RateGovernor } from "./governor.ts";
+import type { ChunkOutcome, ClaimedMessage, LiveMessage, OutboxQueue, PlatformSender } from "./port.ts";
 import { abortable } from "./senders/shared.ts";
 
 export interface OutboxDispatcherOptions {
@@ -31,6 +32,10 @@ export interface OutboxDispatcherOptions {
   /** Ceiling on a platform's `retry_after`, so a bogus value cannot stall a conversation for hours. Default 15 min. */
   readonly maxRetryAfterMs?: number;
   readonly now?: () => number;
+  /** Paces every call per chat and per bot; shared with the live replies. Default: a governor of its own. */
+  readonly governor?: RateGovernor;
+  /** Hands over the message a turn streamed into, for its final reply to replace (see `LiveReplies`). */
+  readonly closeLive?: (streamKey: string) => Promise<LiveMessage | undefined>;
 }
 
 export function defaultDeliveryBackoff(attempt: number): number {
@@ -59,6 +64,9 @@ export class OutboxDispatcher {
   readonly #backoff: (attempt: number) => number;
   readonly #maxRetryAfterMs: number;
   readonly #now: () => number;
+  readonly #governor: RateGovernor;
+  readonly #closeLive: ((streamKey: string) => Promise<LiveMessage | undefined>) | undefined;
+  readonly #stopSignal = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #loop: Promise<void> | undefined;
@@ -80,6 +88,8 @@ export class OutboxDispatcher {
     this.#backoff = options.backoff ?? defaultDeliveryBackoff;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 15 * 60_000;
     this.#now = options.now ?? Date.now;
+    this.#governor = options.governor ?? new RateGovernor({}, this.#now);
+    this.#closeLive = options.closeLive;
     if (this.#leaseMs <= this.#sendTimeoutMs) throw new RangeError("leaseMs must exceed sendTimeoutMs");
   }
 
@@ -97,6 +107,7 @@ export class OutboxDispatcher {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#stopRequested = true;
+      this.#stopSignal.abort(new Error("the dispatcher is stopping"));
       this.#wakeUp();
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
@@ -193,6 +204,10 @@ export class OutboxDispatcher {
         await this.#fail(claim, `splitting the text failed: ${failureOf(error).message}`, log);
         return;
       }
+      const stream = claim.extras?.stream;
+      // The turn's live message stops changing before its final text replaces it.
+      const live = stream && this.#closeLive ? await this.#closeLive(stream) : undefined;
+      const paces = this.#governor.pacesFor(claim.platform, claim.reply, "send");
       for (let index = claim.chunksSent; index < chunks.length; index++) {
         const chunk = chunks[index] ?? "";
         if (this.#stopRequested) {
@@ -201,18 +216,46 @@ export class OutboxDispatcher {
           return;
         }
         const key = `${claim.idempotencyKey}#${index}`;
+        let outcome: ChunkOutcome;
+        let release: () => void;
         try {
-          await this.#withTimeout((signal) =>
-            sender.sendChunk(claim, chunk, index, key, { attempt: claim.attempts - 1, signal }),
-          );
-        } catch (error) {
-          await this.#onFailure(claim, error, `chunk ${index + 1}/${chunks.length}`, log);
+          release = await this.#governor.acquire(paces, this.#stopSignal.signal);
+        } catch {
+          await this.#outbox.retryLater(claim, { at: this.#now(), error: null, countTry: false });
           return;
         }
-        if (!(await this.#outbox.recordChunks(claim, index + 1, this.#leaseMs))) {
+        try {
+          outcome = await this.#withTimeout((signal) =>
+            sender.sendChunk(claim, chunk, index, key, {
+              attempt: claim.attempts - 1,
+              signal,
+              live,
+              chunks: chunks.length,
+            }),
+          );
+        } catch (error) {
+          const failure = failureOf(error);
+          if (failure.kind === "rate_limited") {
+            // The whole chat waits, live updates included.
+            const until = this.#now() + Math.min(failure.retryAfterMs ?? 1_000, this.#maxRetryAfterMs);
+            this.#governor.penalize(`chat:${claim.platform}:${chatOf(claim.reply)}`, until);
+          }
+          await this.#onFailure(claim, error, `chunk ${index + 1}/${chunks.length}`, log);
+          return;
+        } finally {
+          release();
+        }
+        if (
+          !(await this.#outbox.recordChunks(
+            claim,
+            outcome === "complete" ? chunks.length : index + 1,
+            this.#leaseMs,
+          ))
+        ) {
           log.warn({ chunk: index + 1 }, "lost the lease on an outbox message; another dispatcher has it");
           return;
         }
+        if (outcome === "complete") break;
       }
       if (await this.#outbox.markSent(claim)) log.debug({ chunks: chunks.length }, "reply sent");
       else log.warn("lost the lease on an outbox message before marking it sent");
@@ -252,14 +295,14 @@ export class OutboxDispatcher {
     log.error({ err: reason }, "reply could not be delivered; marked failed");
   }
 
-  async #withTimeout(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  async #withTimeout<T>(send: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new Error(`no answer from the platform within ${this.#sendTimeoutMs} ms`)),
       this.#sendTimeoutMs,
     );
     try {
-      await abortable(send(controller.signal), controller.signal);
+      return await abortable(send(controller.signal), controller.signal);
     } finally {
       clearTimeout(timer);
     }

@@ -4,7 +4,7 @@ import type { ReplyContext } from "../ingress/event.ts";
 import type { DatabaseHandle } from "../store/index.ts";
 import type { Platform } from "../store/port.ts";
 import type { Database, OutboxTable } from "../store/schema.ts";
-import type { ClaimedMessage, OutboundMessage, OutboxQueue, OutboxRecord } from "./port.ts";
+import type { ClaimedMessage, OutboundExtras, OutboundMessage, OutboxQueue, OutboxRecord } from "./port.ts";
 
 type Row = Selectable<OutboxTable>;
 
@@ -58,6 +58,7 @@ export class KyselyOutbox implements OutboxQueue {
         lease_owner: null,
         lease_token: null,
         lease_expires_at: null,
+        extras: message.extras ? JSON.stringify(message.extras) : null,
       })
       .onConflict((oc) => oc.column("idempotency_key").doNothing())
       .returning("id")
@@ -195,6 +196,7 @@ function toRecord(row: Row): OutboxRecord {
     reply: JSON.parse(row.reply) as ReplyContext,
     inboundReceivedAt: row.inbound_received_at,
     text: row.text,
+    ...(row.extras && { extras: JSON.parse(row.extras) as OutboundExtras }),
     status: row.status,
     attempts: row.attempts,
     chunksSent: row.chunks_sent,

@@ -6,6 +6,12 @@ import type { Platform } from "../store/port.ts";
  * anything is sent; the dispatcher sends it and marks it sent. A crash and restart sends what was not sent
  * and never what was (DESIGN §3.4).
  */
+/**
+ * What sending a chunk achieved: `sent` (go on with the next chunk), or `complete` (the sender delivered the
+ * whole message at once, e.g. by finishing a live stream, so the remaining chunks are skipped).
+ */
+export type ChunkOutcome = "sent" | "complete";
+
 export interface OutboundMessage {
   /** Unique per logical reply, e.g. `turn:<turnId>:final`. Enqueueing the same key again is a no-op. */
   readonly idempotencyKey: string;
@@ -17,6 +23,37 @@ export interface OutboundMessage {
   readonly inboundReceivedAt: number;
   /** Markdown-flavoured text; each sender converts and splits it to fit its platform. */
   readonly text: string;
+  /** What the reply carries besides its text. */
+  readonly extras?: OutboundExtras | undefined;
+}
+
+/** A button under a reply; `value` comes back as an `action` event's value when pressed. */
+export interface ReplyButton {
+  readonly label: string;
+  readonly value: string;
+  readonly style?: "primary" | "danger" | undefined;
+}
+
+export interface OutboundExtras {
+  /** Buttons under the reply's last chunk (approvals). */
+  readonly buttons?: readonly ReplyButton[] | undefined;
+  /**
+   * The live stream this reply finishes (the turn id): its first chunk replaces the streamed message
+   * where the platform can edit, instead of being posted a second time.
+   */
+  readonly stream?: string | undefined;
+  /**
+   * Meant for one person only (the answer to their button press): Telegram `answerCallbackQuery`, Slack
+   * `chat.postEphemeral`, a Discord ephemeral follow-up; plain reply where the platform has no such thing.
+   */
+  readonly noticeFor?: string | undefined;
+  /**
+   * Said alongside the answer (a permission prompt, its outcome, tool progress), not the answer itself: on
+   * Discord a follow-up rather than the deferred interaction response.
+   */
+  readonly followup?: boolean | undefined;
+  /** The platform user id of the person the reply answers (Slack streams outside DMs need it). */
+  readonly recipient?: string | undefined;
 }
 
 export interface Outbox {
@@ -79,7 +116,8 @@ export interface PlatformSender {
   /**
    * Sends one chunk. `index` is its position, `key` a stable per-chunk idempotency key that the sender
    * passes to the platform where the platform supports one (LINE `X-Line-Retry-Key`, Discord `nonce`).
-   * Throws a `DeliveryError` (errors.ts) saying whether to wait, retry or give up.
+   * Throws a `DeliveryError` (errors.ts) saying whether to wait, retry or give up. Resolves "complete"
+   * when this call delivered the whole message (a Slack stream finished with the rest of the text).
    */
   sendChunk(
     message: OutboundMessage,
@@ -87,7 +125,9 @@ export interface PlatformSender {
     index: number,
     key: string,
     context?: SendContext,
-  ): Promise<void>;
+  ): Promise<ChunkOutcome>;
+  /** Streaming and typing, where the platform has them. */
+  readonly live?: LiveCapable;
 }
 
 /** What the dispatcher tells a sender about the try in progress. */
@@ -99,4 +139,46 @@ export interface SendContext {
   readonly attempt: number;
   /** Aborted when the per-call timeout fires; handed to the SDK client where it takes one. */
   readonly signal: AbortSignal;
+  /** The live message this reply finishes (see `OutboundExtras.stream`), when one was started. */
+  readonly live?: LiveMessage | undefined;
+  /** How many chunks the message has (the last one carries the buttons). */
+  readonly chunks?: number | undefined;
+}
+
+/** A platform's handle on a message a turn streams into. */
+export interface LiveRef {
+  /** Discord channel message id, Telegram message id, Slack stream ts (the current one). */
+  readonly messageId?: string | undefined;
+  /** Telegram `sendMessageDraft` id (private chats). */
+  readonly draftId?: number | undefined;
+  /** Slack: the text each stream of the chain received, in order (a stream expires after a long pause). */
+  readonly streamed?: readonly string[] | undefined;
+  /** Slack: the stream was given up (expired for good, or streaming unsupported) and text posted instead. */
+  readonly mode?: "stream" | "edit" | "draft" | "loading" | undefined;
+}
+
+export interface LiveMessage {
+  readonly streamKey: string;
+  readonly ref: LiveRef;
+  /** What the message shows so far. */
+  readonly text: string;
+}
+
+/**
+ * A platform that can show a reply while it is written. `update` is called with the whole text so far,
+ * at most as often as the governor allows, and returns the (possibly new) ref.
+ */
+export interface LiveCapable {
+  /** Whether this conversation streams at all (LINE never does; it shows a loading animation instead). */
+  streams(message: OutboundMessage): boolean;
+  update(
+    message: OutboundMessage,
+    live: LiveMessage | undefined,
+    text: string,
+    signal: AbortSignal,
+  ): Promise<LiveRef>;
+  /** A typing or loading indicator, renewed by the caller while the turn runs. */
+  typing?(message: OutboundMessage, signal: AbortSignal): Promise<void>;
+  /** How often `typing` must be renewed to stay visible. */
+  readonly typingEveryMs?: number;
 }

@@ -226,6 +226,20 @@ export function describeInboxContract(
       expect(again?.items[0]?.attempts).toBe(1);
     });
 
+    it("release with a delay holds the conversation back that long, still without charging attempts", async () => {
+      await inbox.enqueue([makeEvent({ conversationKey: key(), text: "later" })]);
+      for (let i = 0; i < MAX_ATTEMPTS + 2; i++) {
+        const lease = (await claim()) as Lease;
+        await inbox.release(lease, { retryInMs: 5_000, reason: "host down" });
+        expect(await claim()).toBeUndefined();
+        clock += 5_000;
+      }
+      const again = await claim();
+      expect(texts(again)).toEqual(["later"]);
+      expect(again?.items[0]?.attempts).toBe(1);
+      expect(await inbox.listDeadLetters()).toEqual([]);
+    });
+
     it("purges handled items after the retention period, keeping dedupe until then", async () => {
       const event = makeEvent({ conversationKey: key() });
       await inbox.enqueue([event]);

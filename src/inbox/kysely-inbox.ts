@@ -244,14 +244,19 @@ export abstract class KyselyInbox implements Inbox {
     });
   }
 
-  async release(lease: Lease): Promise<void> {
+  async release(lease: Lease, options: { retryInMs?: number; reason?: string } = {}): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await this.#fence(trx, lease);
       const ids = lease.items.map((i) => i.id);
+      const later = options.retryInMs !== undefined ? this.now() + options.retryInMs : undefined;
       if (ids.length > 0) {
         await trx
           .updateTable("inbox_items")
-          .set((eb) => ({ attempts: eb("attempts", "-", 1) }))
+          .set((eb) => ({
+            attempts: eb("attempts", "-", 1),
+            ...(later !== undefined && { available_at: later }),
+            ...(options.reason !== undefined && { last_error: options.reason.slice(0, 2_000) }),
+          }))
           .where("id", "in", ids)
           .where("status", "=", "pending")
           .where("attempts", ">", 0)

@@ -38,8 +38,11 @@ export interface Inbox {
    * they have used their attempts. Throws `LeaseLostError` if the lease was lost.
    */
   fail(lease: Lease, error: string): Promise<FailOutcome>;
-  /** Gives the lease back untouched (shutdown): the items are ready again at once, no attempt charged. */
-  release(lease: Lease): Promise<void>;
+  /**
+   * Gives the lease back without charging an attempt: at once (shutdown), or after `retryInMs` when the
+   * items are fine but cannot be handled yet (the agent's host is down). `reason` is kept as the last error.
+   */
+  release(lease: Lease, options?: { retryInMs?: number; reason?: string }): Promise<void>;
   listDeadLetters(options?: { limit?: number }): Promise<DeadLetter[]>;
   /** Puts a dead-lettered item back at the head of its conversation with fresh attempts. */
   retryDeadLetter(itemId: number): Promise<boolean>;

@@ -9,7 +9,12 @@ import {
 } from "../agent/protocol.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { KeyValueRepository } from "../store/port.ts";
-import type { BridgeStream, ContainerRuntime } from "../vm/port.ts";
+import {
+  AgentAsleepError,
+  type BridgeStream,
+  type ContainerRuntime,
+  HostUnavailableError,
+} from "../vm/port.ts";
 
 type TurnState = Extract<DaemonReply, { type: "turn_state" }>;
 
@@ -18,8 +23,11 @@ const CURSOR_SAVE_MS = 200;
 export interface AgentConnectionOptions {
   readonly name: string;
   readonly runtime: ContainerRuntime;
-  /** Makes sure the agent runs (creating or starting it); called before every (re)connect. */
-  readonly ensure: () => Promise<void>;
+  /**
+   * Makes sure the agent runs (creating or starting it); called before every (re)connect. `resume` is set
+   * for the background reconnect after a bridge dropped: an agent put to sleep on purpose stays asleep.
+   */
+  readonly ensure: (resume: boolean) => Promise<void>;
   /** Where the last fully handled event `seq` is kept, so a restarted router resumes from it. */
   readonly cursors: KeyValueRepository;
   /** Handles each event in order; the cursor moves past an event only after this resolves. */
@@ -56,9 +64,24 @@ export class AgentConnection {
     this.#options = options;
   }
 
-  /** Resolves once a bridge is attached and welcomed (connecting if needed). */
-  ready(): Promise<void> {
-    this.#ready ??= this.#connectWithRetry().catch((error: unknown) => {
+  /** Resolves once a bridge is attached and welcomed (connecting, and waking the agent, if needed). */
+  async ready(): Promise<void> {
+    try {
+      await (this.#ready ?? this.#attach(false));
+    } catch (error) {
+      // We joined a background reconnect that found the agent asleep: this caller wants it awake.
+      if (error instanceof AgentAsleepError) return this.#attach(false);
+      throw error;
+    }
+  }
+
+  /** Whether a bridge is attached right now (no connect needed). */
+  get attached(): boolean {
+    return this.#bridge !== undefined;
+  }
+
+  #attach(resume: boolean): Promise<void> {
+    this.#ready ??= this.#connectWithRetry(resume).catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
     });
@@ -106,14 +129,16 @@ export class AgentConnection {
     return answer;
   }
 
-  async #connectWithRetry(): Promise<void> {
+  async #connectWithRetry(resume: boolean): Promise<void> {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new Error(`connection to ${this.name} is closed`);
       try {
-        await this.#connect();
+        await this.#connect(resume);
         return;
       } catch (error) {
+        // Asleep on purpose, or on a host that is down: retrying here would not help.
+        if (error instanceof AgentAsleepError || error instanceof HostUnavailableError) throw error;
         if (attempt >= 8) throw error;
         this.#options.logger.warn(
           { agent: this.name, err: error, attempt },
@@ -125,8 +150,8 @@ export class AgentConnection {
     }
   }
 
-  async #connect(): Promise<void> {
-    await this.#options.ensure();
+  async #connect(resume: boolean): Promise<void> {
+    await this.#options.ensure(resume);
     this.#handled = Math.max(
       this.#handled,
       (await this.#options.cursors.get<number>(this.#cursorKey())) ?? 0,
@@ -245,10 +270,15 @@ export class AgentConnection {
     this.#ready = undefined;
     if (this.#closed) return;
     this.#options.logger.warn({ agent: this.name }, "bridge closed; reconnecting");
-    // Reconnect in the background so events keep flowing even with no turn waiting.
-    this.ready().catch((error: unknown) =>
-      this.#options.logger.error({ agent: this.name, err: error }, "could not reconnect to agent"),
-    );
+    // Reconnect in the background so events keep flowing even with no turn waiting (unless the agent
+    // was put to sleep: then the next turn wakes it).
+    this.#attach(true).catch((error: unknown) => {
+      if (error instanceof AgentAsleepError) {
+        this.#options.logger.debug({ agent: this.name }, "agent is asleep; not reconnecting");
+        return;
+      }
+      this.#options.logger.error({ agent: this.name, err: error }, "could not reconnect to agent");
+    });
   }
 
   #cursorKey(): string {

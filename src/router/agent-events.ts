@@ -1,7 +1,11 @@
 import type { AgentEvent } from "../agent/protocol.ts";
+import type { OutboundExtras } from "../delivery/port.ts";
+import type { TurnStreamSink } from "../delivery/streaming/live-replies.ts";
+import { approvalButtons, isVerbose, recordDecision, standingApprovals } from "./approvals.ts";
 import type { RouterContext } from "./context.ts";
 import { duration, message } from "./messages.ts";
 import { runSwitchboardTool } from "./switchboard-tools.ts";
+import type { TurnRecord } from "./turn-store.ts";
 
 /**
  * Handles every event an agent sends, whether or not this router process is waiting on its turn (after a
@@ -25,30 +29,69 @@ export function createAgentEventHandler(ctx: RouterContext) {
       );
       return;
     }
+    // The router's sink also drives the platforms' live messages and typing indicators (delivery).
+    const stream = deps.stream as TurnStreamSink | undefined;
     switch (event.type) {
+      case "turn_started":
+        if (turn) stream?.started?.(event.conversation, event.turnId);
+        break;
       case "text":
         deps.stream?.delta(event.conversation, event.turnId, event.text);
         break;
+      case "tool_use":
+        if (turn && (await isVerbose(ctx, turn.conversationKey))) {
+          await enqueue(
+            ctx,
+            turn,
+            `tool:${turn.id}:${event.toolUseId}`,
+            message(turn.reply.language, "toolProgress", {
+              tool: event.name,
+              summary: summarize(event.input),
+            }),
+            { followup: true },
+          );
+        }
+        break;
       case "permission_request": {
         if (!turn) break;
-        await ctx.addApproval({
+        const approval = {
           requestId: event.requestId,
           agent,
           turnId: event.turnId,
           conversationKey: event.conversation,
           userId: turn.userId,
           tool: event.tool,
-        });
-        await ctx.reply(
+        };
+        await ctx.addApproval(approval);
+        if ((await standingApprovals(ctx, turn.conversationKey)).includes(event.tool)) {
+          // Approved "for this conversation" earlier: answered at once, announced by permission_resolved.
+          const by = message(turn.reply.language, "standingApproval");
+          await recordDecision(ctx, event.requestId, {
+            allow: true,
+            by,
+            at: ctx.now(),
+            scope: "conversation",
+          });
+          await ctx
+            .connection(agent, turn.userId)
+            .send({ type: "permission", requestId: event.requestId, allow: true, by });
+          break;
+        }
+        // Buttons for everyone's platform; the text still says how to answer by typing.
+        const buttons = (await deps.outbox.has(`perm:${event.requestId}`))
+          ? undefined
+          : await approvalButtons(ctx, approval, turn.reply.language);
+        await enqueue(
+          ctx,
+          turn,
           `perm:${event.requestId}`,
-          turn.reply,
-          turn.conversationKey,
           message(turn.reply.language, "permissionRequest", {
             tool: event.tool,
             summary: summarize(event.input),
             id: shortId(event.requestId),
             duration: duration(turn.reply.language, Math.max(0, event.expiresAt - ctx.now())),
           }),
+          { followup: true, ...(buttons && { buttons }) },
         );
         break;
       }
@@ -67,7 +110,14 @@ export function createAgentEventHandler(ctx: RouterContext) {
             : message(turn.reply.language, event.allow ? "permissionApproved" : "permissionDenied", {
                 by: event.by,
               });
-        await ctx.reply(`perm:${event.requestId}:resolved`, turn.reply, turn.conversationKey, text);
+        // Every way of answering (button, typed /approve, deadline) ends here: a later tap is told so.
+        await recordDecision(ctx, event.requestId, {
+          allow: event.allow,
+          by: event.by,
+          at: ctx.now(),
+          scope: "once",
+        });
+        await enqueue(ctx, turn, `perm:${event.requestId}:resolved`, text, { followup: true });
         break;
       }
       case "tool_call": {
@@ -88,17 +138,45 @@ export function createAgentEventHandler(ctx: RouterContext) {
             event.text.trim() !== ""
               ? event.text
               : message(turn.reply.language, event.interrupted ? "interrupted" : "emptyReply");
-          await ctx.reply(`turn:${turn.id}:final`, turn.reply, turn.conversationKey, text);
+          // The final answer takes over the message the turn streamed into (delivery's live replies).
+          const identities = await deps.store.identities.listForUser(turn.userId);
+          const recipient = identities.find((i) => i.platform === turn.reply.platform)?.platformUserId;
+          await enqueue(ctx, turn, `turn:${turn.id}:final`, text, { stream: turn.id, recipient });
           await deps.turns.end(turn.id, "finished");
         }
+        stream?.ended?.(event.conversation, event.turnId);
         await ctx.removeApprovals(event.conversation, (a) => a.turnId === event.turnId);
         break;
       }
+      case "turn_failed":
+        // A lost turn is sent again (same id) and may stream again; only a final failure ends it.
+        if (!event.retryable) stream?.ended?.(event.conversation, event.turnId);
+        break;
       default:
         break;
     }
     ctx.waiters.get(event.turnId)?.(event);
   };
+}
+
+/** Records a reply of the turn in the outbox (idempotent on `key`), with extras, and wakes delivery. */
+async function enqueue(
+  ctx: RouterContext,
+  turn: TurnRecord,
+  key: string,
+  text: string,
+  extras: OutboundExtras,
+): Promise<void> {
+  await ctx.deps.outbox.enqueue({
+    idempotencyKey: key,
+    platform: turn.reply.platform,
+    conversationKey: turn.conversationKey,
+    reply: turn.reply.reply,
+    inboundReceivedAt: turn.reply.inboundReceivedAt,
+    text,
+    extras,
+  });
+  ctx.deps.kickDelivery();
 }
 
 /** Approval ids shown in chat: short, and `/approve` matches on a prefix. */

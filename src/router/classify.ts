@@ -1,8 +1,29 @@
 import type { InboundEvent } from "../ingress/event.ts";
+import { looksLikeSecret } from "../secrets/redact.ts";
 
 /** The commands handled by the router itself, without an agent. */
-export const COMMANDS = ["help", "status", "new", "cancel", "approve", "deny"] as const;
-export type CommandName = (typeof COMMANDS)[number];
+export const COMMANDS = [
+  "help",
+  "status",
+  "new",
+  "cancel",
+  "approve",
+  "deny",
+  "vm",
+  "projects",
+  "verbose",
+] as const;
+/** People and their keys (identity-commands.ts). */
+export const IDENTITY_COMMANDS = ["connect", "link", "unlink", "invite", "join"] as const;
+/**
+ * Never typed: a message that holds something shaped like a credential becomes this command, so it is
+ * never passed to an agent (nor into its transcript) and the sender is warned.
+ */
+export const PASTED_SECRET = "pasted_secret";
+export type CommandName =
+  | (typeof COMMANDS)[number]
+  | (typeof IDENTITY_COMMANDS)[number]
+  | typeof PASTED_SECRET;
 
 export type Classified =
   /** Text for the agent. */
@@ -19,6 +40,9 @@ export type Classified =
  */
 export function classify(event: InboundEvent, options: { bound?: boolean } = {}): Classified {
   const content = event.content;
+  if (content.type !== "action" && looksLikeSecret(content.text)) {
+    return { kind: "command", name: PASTED_SECRET, args: "" };
+  }
   if (content.type === "action") {
     const [verb, id = ""] = content.value.split(":", 2);
     if (verb === "approve" || verb === "deny") return { kind: "command", name: verb, args: id };
@@ -50,7 +74,9 @@ export function isControl(c: Classified): boolean {
 }
 
 function isCommand(name: string): name is CommandName {
-  return (COMMANDS as readonly string[]).includes(name);
+  return (
+    (COMMANDS as readonly string[]).includes(name) || (IDENTITY_COMMANDS as readonly string[]).includes(name)
+  );
 }
 
 function message(text: string): Classified {

@@ -1,7 +1,10 @@
 import type { InboxItem } from "../inbox/index.ts";
 import { shortId } from "./agent-events.ts";
+import { handleApprovalButton, isVerbose, setVerbose } from "./approvals.ts";
 import type { CommandName } from "./classify.ts";
 import type { RouterContext } from "./context.ts";
+import { runIdentityCommand } from "./identity-commands.ts";
+import { runProjectsCommand, runVmCommand, stateDetail } from "./vm-commands.ts";
 
 /**
  * The router's own commands. Each reply's outbox key derives from the inbox item, so handling the same
@@ -34,9 +37,10 @@ export async function runCommand(
       const running = await turns.open(event.conversation.key);
       const waiting = await ctx.waitingApprovals(event.conversation.key);
       const lang = ctx.language(event);
+      const detail = info ? stateDetail(lang, info, ctx.now()) : "";
       return ctx.say(key, event, "status", {
         agent,
-        state: info?.state ?? "not created",
+        state: `${info?.state ?? "not created"}${detail ? `, ${detail}` : ""}`,
         session: session ?? (lang === "zh-TW" ? "尚無" : "none yet"),
         running: running ? (lang === "zh-TW" ? "是" : "yes") : lang === "zh-TW" ? "否" : "no",
         approvals: waiting.length,
@@ -60,8 +64,27 @@ export async function runCommand(
         .send({ type: "interrupt", conversation: event.conversation.key });
       return ctx.say(key, event, "cancelled");
     }
+    case "connect":
+    case "link":
+    case "unlink":
+    case "invite":
+    case "join":
+    case "pasted_secret":
+      return runIdentityCommand(ctx, key, event, user, name, args);
+    case "vm":
+      return runVmCommand(ctx, key, event, user, args);
+    case "projects":
+      return runProjectsCommand(ctx, key, event, user);
+    case "verbose": {
+      const wanted = args.trim().toLowerCase();
+      const on = wanted === "" ? !(await isVerbose(ctx, event.conversation.key)) : wanted !== "off";
+      await setVerbose(ctx, event.conversation.key, on);
+      return ctx.say(key, event, on ? "verboseOn" : "verboseOff");
+    }
     case "approve":
     case "deny": {
+      // A button press carries a single-use token (approvals.ts); typed commands match a short id below.
+      if (await handleApprovalButton(ctx, item, name, args, user)) return;
       const waiting = (await ctx.waitingApprovals(event.conversation.key)).filter(
         (a) => a.userId === user.id,
       );

@@ -1,12 +1,14 @@
 import type { AgentEvent } from "../agent/protocol.ts";
 import type { AgentsConfig } from "../config/index.ts";
 import type { Outbox } from "../delivery/port.ts";
+import { userCredentialEnv } from "../identity/access.ts";
 import type { Inbox } from "../inbox/index.ts";
 import type { InboundEvent } from "../ingress/event.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Project, Store, User } from "../store/index.ts";
 import type { ContainerRuntime } from "../vm/port.ts";
 import { AgentConnection } from "./agent-connection.ts";
+import { admit } from "./identity-commands.ts";
 import { type Language, languageFor, type MessageKey, message } from "./messages.ts";
 import type { TurnReply, TurnStore } from "./turn-store.ts";
 
@@ -108,10 +110,12 @@ export class RouterContext {
     return { agent: this.switchboardName(user), allowed: true };
   }
 
-  isEnabled(event: InboundEvent): boolean {
-    // The webchat is served on this machine to its local operator.
-    if (event.platform === "webchat") return true;
-    return this.deps.agents.admins.includes(`${event.platform}:${event.sender.platformUserId}`);
+  /**
+   * Whether the sender may have this event handled now (access policy, suspension, a credential for
+   * messages: see `admit`). When not, and `replyKey` is given, the sender is told why and what to do.
+   */
+  async isEnabled(event: InboundEvent, replyKey?: string): Promise<boolean> {
+    return admit(this, event, replyKey);
   }
 
   language(event: InboundEvent): Language {
@@ -130,13 +134,11 @@ export class RouterContext {
       connection = new AgentConnection({
         name: agent,
         runtime: this.deps.runtime,
-        ensure: async () =>
-          this.deps.runtime.ensureRunning({
-            name: agent,
-            kind,
-            env: await this.agentEnv(userId),
-            labels: { "cloudclaude.user": userId },
-          }),
+        ensure: async (resume) =>
+          this.deps.runtime.ensureRunning(
+            { name: agent, kind, env: await this.agentEnv(userId), labels: { "cloudclaude.user": userId } },
+            { resume },
+          ),
         cursors: this.deps.store.transportState,
         onEvent: (event) => this.#onEvent(agent, event),
         logger: this.deps.logger,
@@ -150,14 +152,23 @@ export class RouterContext {
    * The environment an agent of `userId` starts with: the credential that pays for its turns and the
    * daemon's settings. Never the control plane's own secrets (DESIGN §3.7).
    */
-  async agentEnv(_userId: string): Promise<Record<string, string>> {
+  async agentEnv(userId: string): Promise<Record<string, string>> {
     const { agents } = this.deps;
+    // Only this user's own credential, or the server's when operator mode serves them (src/identity).
+    const { env } = await userCredentialEnv(this.deps.store, agents, userId);
     return {
-      ...agents.credentialEnv,
+      ...env,
       CLOUDCLAUDE_PERMISSION_TIMEOUT_MS: String(agents.permissionTimeoutMs),
       CLOUDCLAUDE_AGENT_IDLE_MS: String(agents.idleMs),
       ...(agents.claudeExecutable && { CLAUDE_CODE_EXECUTABLE: agents.claudeExecutable }),
     };
+  }
+
+  /** Closes and forgets the connection to `agent` (before it is stopped or deleted on purpose). */
+  async dropConnection(agent: string): Promise<void> {
+    const connection = this.#connections.get(agent);
+    this.#connections.delete(agent);
+    await connection?.close();
   }
 
   existingConnection(agent: string): AgentConnection | undefined {

@@ -1,6 +1,8 @@
 import type { AgentEvent } from "../agent/protocol.ts";
 import type { InboxItem, Lease } from "../inbox/index.ts";
 import { errorMessage } from "../shared/errors.ts";
+import { HostUnavailableError, NoCapacityError } from "../vm/port.ts";
+import type { AgentConnection } from "./agent-connection.ts";
 import { createAgentEventHandler } from "./agent-events.ts";
 import { classify, isControl } from "./classify.ts";
 import { runCommand } from "./commands.ts";
@@ -11,6 +13,10 @@ import type { TurnRecord } from "./turn-store.ts";
 // Short enough that a crashed router's conversations are picked up again quickly; renewed every third of it.
 const LEASE_MS = 15_000;
 const CONTROL_POLL_MS = 250;
+/** A wake-up taking longer than this is announced in the chat ("waking your VM…"). */
+const WAKE_NOTICE_MS = 1_000;
+/** How long messages for an agent whose host is down (or a full pool) wait before the next try. */
+const UNAVAILABLE_RETRY_MS = 10_000;
 /** How often a waiting router checks that the agent still knows the turn it waits for. */
 const TURN_CHECK_MS = 15_000;
 
@@ -104,6 +110,17 @@ export class Router {
           );
           continue;
         }
+        if (error instanceof HostUnavailableError || error instanceof NoCapacityError) {
+          // Nothing wrong with the messages: they wait (attempts untouched) until the machine answers.
+          logger.warn(
+            { conversation: lease.conversationKey, err: error },
+            "agent unavailable; retrying later",
+          );
+          await inbox
+            .release(lease, { retryInMs: UNAVAILABLE_RETRY_MS, reason: errorMessage(error) })
+            .catch(() => {});
+          continue;
+        }
         if (error instanceof Stopping) {
           // The turn goes on in the agent; the next start resumes it from the turn record.
           await inbox.release(lease).catch(() => {});
@@ -174,10 +191,7 @@ export class Router {
   async #handleNonMessage(item: InboxItem): Promise<void> {
     const c = classify(item.event);
     if (c.kind === "ignore") return;
-    if (!this.#ctx.isEnabled(item.event)) {
-      await this.#ctx.say(`cmd:${item.id}`, item.event, "notEnabled", { id: senderId(item) });
-      return;
-    }
+    if (!(await this.#ctx.isEnabled(item.event, `cmd:${item.id}`))) return;
     if (c.kind === "unknown_command")
       return this.#ctx.say(`cmd:${item.id}`, item.event, "unknownCommand", { command: c.name });
     if (c.kind === "command") await runCommand(this.#ctx, item, c.name, c.args);
@@ -190,11 +204,7 @@ export class Router {
     const last = batch[batch.length - 1]?.event;
     if (!first || !last) return ids;
     const quiet = bound && !first.addressedToBot; // chatter in a bound group: never answered with refusals
-    if (!this.#ctx.isEnabled(first)) {
-      if (!quiet)
-        await this.#ctx.say(`cmd:${ids[0]}`, first, "notEnabled", { id: senderId(batch[0] as InboxItem) });
-      return ids;
-    }
+    if (!(await this.#ctx.isEnabled(first, quiet ? undefined : `cmd:${ids[0]}`))) return ids;
     const { store, turns } = this.#options;
     const user = await store.identities.resolveUser({
       platform: first.platform,
@@ -238,6 +248,8 @@ export class Router {
     const { outbox, turns, agents } = this.#options;
     if (await outbox.has(`turn:${turn.id}:final`)) return; // answered before a crash; just finish up
     const connection = this.#ctx.connection(turn.agent, turn.userId);
+    this.#options.runtime.markActive(turn.agent);
+    await this.#wake(connection, turn);
     const events: AgentEvent[] = [];
     let notify: (() => void) | undefined;
     const waiter = (event: AgentEvent) => {
@@ -328,7 +340,45 @@ export class Router {
     } finally {
       // Only our own: a worker that took the turn over after our lease lapsed has registered its own.
       if (this.#ctx.waiters.get(turn.id) === waiter) this.#ctx.waiters.delete(turn.id);
+      this.#options.runtime.markActive(turn.agent);
     }
+  }
+
+  /**
+   * Attaches to the turn's agent, starting (or creating) it when it sleeps. A start that takes longer than
+   * a moment is announced, and a host that does not answer is explained; the message stays in the inbox
+   * and is retried (the turn record makes the retry the same turn, so each notice is posted once).
+   */
+  async #wake(connection: AgentConnection, turn: TurnRecord): Promise<void> {
+    if (connection.attached) return;
+    const lang = turn.reply.language;
+    const project = await this.#projectName(turn.agent);
+    const say = (key: string, text: string) =>
+      this.#ctx.reply(`turn:${turn.id}:${key}`, turn.reply, turn.conversationKey, text);
+    const notice = setTimeout(() => {
+      const kind = this.#ctx.kindOf(turn.agent);
+      say("waking", message(lang, "waking", { kind, project: project ?? "" })).catch((error: unknown) =>
+        this.#options.logger.warn({ err: error }, "could not post the waking notice"),
+      );
+    }, WAKE_NOTICE_MS);
+    try {
+      await connection.ready();
+    } catch (error) {
+      if (error instanceof HostUnavailableError) {
+        const what = project ?? (lang === "zh-TW" ? "你的總機" : "your switchboard");
+        await say("unavailable", message(lang, "vmUnavailable", { what, host: error.host }));
+      } else if (error instanceof NoCapacityError) {
+        await say("no-capacity", message(lang, "noCapacity"));
+      }
+      throw error;
+    } finally {
+      clearTimeout(notice);
+    }
+  }
+
+  async #projectName(agent: string): Promise<string | undefined> {
+    if (this.#ctx.kindOf(agent) !== "project") return undefined;
+    return (await this.#options.store.projects.get(agent.slice("vm-".length)))?.name;
   }
 
   /** /cancel, /approve, /deny and /status act on the running turn instead of waiting behind it. */
@@ -371,8 +421,4 @@ function textOf(items: readonly InboxItem[]): string {
     })
     .filter((t) => t !== "")
     .join("\n\n");
-}
-
-function senderId(item: InboxItem): string {
-  return `${item.event.platform}:${item.event.sender.platformUserId}`;
 }

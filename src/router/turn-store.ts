@@ -74,6 +74,17 @@ export class TurnStore {
     return row && toRecord(row);
   }
 
+  /** Agents with a turn in progress: the idle policy must not put them to sleep. */
+  async busyAgents(): Promise<Set<string>> {
+    const rows = await this.#db
+      .selectFrom("turns")
+      .select("agent")
+      .distinct()
+      .where("status", "=", "running")
+      .execute();
+    return new Set(rows.map((r) => r.agent));
+  }
+
   async setAttempt(id: string, attempt: number): Promise<void> {
     await this.#db.updateTable("turns").set({ attempt }).where("id", "=", id).execute();
   }

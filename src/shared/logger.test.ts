@@ -23,3 +23,25 @@ describe("logger", () => {
     expect(lines.join("")).not.toMatch(/t0k3n|Bearer abc/);
   });
 });
+
+describe("logger and known secret values", () => {
+  it("replaces a known secret value wherever it appears in a line", async () => {
+    const { knownSecrets } = await import("../secrets/redact.ts");
+    knownSecrets.add("very-secret-value-42");
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: "info", destination });
+    logger.error({ err: new Error("call failed with very-secret-value-42") }, "boom very-secret-value-42");
+    logger.info("pasted sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA into a chat");
+    await new Promise((r) => setTimeout(r, 20));
+    const all = lines.join("");
+    expect(all).not.toContain("very-secret-value-42");
+    expect(all).not.toContain("sk-ant-api03-AAAA");
+    expect(all).toContain("[redacted]");
+  });
+});

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger as PinoLogger, pino } from "pino";
+import { redactSecrets } from "../secrets/redact.ts";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export type Logger = PinoLogger;
@@ -40,7 +41,10 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
-/** JSON lines to stdout, one object per event, with `REDACTED_PATHS` censored. */
+/**
+ * JSON lines to stdout, one object per event, with `REDACTED_PATHS` censored and every known secret value
+ * (and credential-shaped string) replaced in the finished line, wherever it hides (messages, errors).
+ */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
@@ -49,6 +53,7 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: { streamWrite: redactSecrets },
     },
     options.destination ?? pino.destination({ sync: false }),
   );

@@ -1,4 +1,5 @@
 import type { DatabaseConfig } from "../config/index.ts";
+import type { SecretBox } from "../secrets/envelope.ts";
 import { type DatabaseHandle, migrateToLatest, openDatabase } from "./database.ts";
 import { KyselyStore } from "./kysely-store.ts";
 import type { Store } from "./port.ts";
@@ -17,7 +18,7 @@ export interface OpenedStore {
 /** Opens the configured database, applies pending migrations, and returns the Store over it. */
 export async function openStore(
   config: DatabaseConfig,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; secrets?: SecretBox } = {},
 ): Promise<OpenedStore> {
   const handle = openDatabase(config);
   try {

@@ -1,15 +1,20 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
+import type { SecretBox } from "../secrets/envelope.ts";
 import { ConflictError, errorMessage } from "../shared/errors.ts";
 import type { DatabaseHandle } from "./database.ts";
+import { KyselyAccess, KyselyCodes, KyselyCredentials } from "./kysely-identity.ts";
 import { KyselyProjects } from "./kysely-projects.ts";
 import type {
+  AccessRepository,
   Conversation,
   ConversationKind,
   ConversationRepository,
+  CredentialRepository,
   Identity,
   IdentityRepository,
   KeyValueRepository,
+  OneTimeCodeRepository,
   Platform,
   ProjectRepository,
   Store,
@@ -27,11 +32,15 @@ export class KyselyStore implements Store {
   readonly conversations: ConversationRepository;
   readonly transportState: KeyValueRepository;
   readonly projects: ProjectRepository;
+  readonly credentials: CredentialRepository;
+  readonly access: AccessRepository;
+  readonly codes: OneTimeCodeRepository;
   readonly #handle: DatabaseHandle;
   readonly #now: () => number;
   #closing: Promise<void> | undefined;
 
-  constructor(handle: DatabaseHandle, options: { now?: () => number } = {}) {
+  /** `secrets` seals and opens credentials; without it the store works but credentials cannot be used. */
+  constructor(handle: DatabaseHandle, options: { now?: () => number; secrets?: SecretBox } = {}) {
     this.#handle = handle;
     this.#now = options.now ?? Date.now;
     this.dialect = handle.dialect;
@@ -40,6 +49,9 @@ export class KyselyStore implements Store {
     this.conversations = new KyselyConversations(handle.db, this.#now);
     this.transportState = new KyselyTransportState(handle.db, this.#now);
     this.projects = new KyselyProjects(handle.db, this.#now);
+    this.credentials = new KyselyCredentials(handle.db, this.#now, options.secrets);
+    this.access = new KyselyAccess(handle.db, this.#now);
+    this.codes = new KyselyCodes(handle.db, this.#now);
   }
 
   async health(): Promise<StoreHealth> {
@@ -78,6 +90,11 @@ class KyselyUsers implements UserRepository {
   async get(id: string): Promise<User | undefined> {
     const row = await this.#db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
     return row && toUser(row);
+  }
+
+  async list(): Promise<User[]> {
+    const rows = await this.#db.selectFrom("users").selectAll().orderBy("created_at").orderBy("id").execute();
+    return rows.map(toUser);
   }
 }
 
@@ -174,6 +191,59 @@ class KyselyIdentities implements IdentityRepository {
     const current = await this.find(input.platform, input.platformUserId);
     if (current && current.userId === input.userId) return current;
     throw new ConflictError(`${input.platform}:${input.platformUserId} is already linked to another user`);
+  }
+
+  async move(input: {
+    platform: Platform;
+    platformUserId: string;
+    userId: string;
+    displayName?: string | null;
+  }): Promise<Identity> {
+    const row = await this.#db
+      .insertInto("identities")
+      .values({
+        platform: input.platform,
+        platform_user_id: input.platformUserId,
+        user_id: input.userId,
+        display_name: input.displayName ?? null,
+        created_at: this.#now(),
+      })
+      .onConflict((oc) => oc.columns(["platform", "platform_user_id"]).doUpdateSet({ user_id: input.userId }))
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toIdentity(row);
+  }
+
+  async unlink(platform: Platform, platformUserId: string): Promise<User> {
+    return this.#db.transaction().execute(async (trx) => {
+      const identity = await trx
+        .selectFrom("identities")
+        .selectAll()
+        .where("platform", "=", platform)
+        .where("platform_user_id", "=", platformUserId)
+        .executeTakeFirst();
+      if (!identity) throw new Error(`${platform}:${platformUserId} is not known`);
+      const siblings = await trx
+        .selectFrom("identities")
+        .select((eb) => eb.fn.countAll<string | number>().as("n"))
+        .where("user_id", "=", identity.user_id)
+        .executeTakeFirstOrThrow();
+      if (Number(siblings.n) < 2)
+        throw new ConflictError(`${platform}:${platformUserId} is not linked to anything`);
+      const user: UserRow = {
+        id: randomUUID(),
+        display_name: identity.display_name,
+        created_at: this.#now(),
+      };
+      await trx.insertInto("users").values(user).execute();
+      await trx
+        .updateTable("identities")
+        .set({ user_id: user.id })
+        .where("platform", "=", platform)
+        .where("platform_user_id", "=", platformUserId)
+        .execute();
+      return toUser(user);
+    });
   }
 
   async #userOf(platform: Platform, platformUserId: string): Promise<User | undefined> {

@@ -36,6 +36,8 @@ export interface Conversation {
 
 export interface UserRepository {
   get(id: string): Promise<User | undefined>;
+  /** Every user, oldest first (for operators). */
+  list(): Promise<User[]>;
 }
 
 export interface IdentityRepository {
@@ -52,6 +54,18 @@ export interface IdentityRepository {
   }): Promise<User>;
   /** Attaches an identity to an existing user. Throws `ConflictError` if it already belongs to another. */
   link(input: {
+    platform: Platform;
+    platformUserId: string;
+    userId: string;
+    displayName?: string | null;
+  }): Promise<Identity>;
+  /**
+   * Detaches an identity from its user: it gets a user of its own again (no credential, no projects).
+   * Throws `ConflictError` when it is its user's only identity.
+   */
+  unlink(platform: Platform, platformUserId: string): Promise<User>;
+  /** Attaches the identity to `userId`, moving it from the user it had (creating it if new). */
+  move(input: {
     platform: Platform;
     platformUserId: string;
     userId: string;
@@ -117,6 +131,101 @@ export interface StoreHealth {
   readonly error?: string;
 }
 
+/** Where a credential is used: "claude" pays for turns; "github" lets agents reach repositories. */
+export type CredentialSlot = "claude" | "github";
+export type CredentialKind =
+  | "anthropic_api_key"
+  | "claude_oauth_token"
+  | "bedrock"
+  | "vertex"
+  | "github_token";
+
+/** What is known about a stored credential without decrypting it. */
+export interface CredentialInfo {
+  readonly userId: string;
+  readonly slot: CredentialSlot;
+  readonly kind: CredentialKind;
+  /** "rejected" once Claude refused it (401, expired); a new credential makes it "ok" again. */
+  readonly status: "ok" | "rejected";
+  readonly keyId: string;
+  readonly updatedAt: number;
+}
+
+/**
+ * Each person's credentials, sealed with envelope encryption (src/secrets) bound to their row and column.
+ * Reading needs the master key the store was opened with; without one, reads and writes throw.
+ */
+export interface CredentialRepository {
+  /** Seals and stores `value`, replacing the slot's earlier credential; status "ok". */
+  put(input: { userId: string; slot: CredentialSlot; kind: CredentialKind; value: string }): Promise<void>;
+  /** The decrypted value; also remembered as a known secret, so logs and chats never show it. */
+  read(userId: string, slot: CredentialSlot): Promise<(CredentialInfo & { value: string }) | undefined>;
+  list(userId: string): Promise<CredentialInfo[]>;
+  /** Removes one slot, or every credential of the user; returns how many. */
+  remove(userId: string, slot?: CredentialSlot): Promise<number>;
+  /** "ok" → "rejected". True only for the call that changed it (so a person is told once). */
+  markRejected(userId: string, slot: CredentialSlot): Promise<boolean>;
+  /** Distinct master key ids the stored values are wrapped with, and how many values each. */
+  keyUsage(): Promise<Record<string, number>>;
+  /** Re-wraps every value not under the current master key; returns how many changed. */
+  rewrapAll(): Promise<number>;
+  /** Deletes the credentials sealed under these master keys (lost keys); returns how many. */
+  removeUnderKeys(keyIds: readonly string[]): Promise<number>;
+}
+
+export type AccessStatus = "active" | "suspended" | "removed";
+
+/** A person's admission to this server. No record: never admitted (unless listed or access is open). */
+export interface UserAccess {
+  readonly userId: string;
+  readonly status: AccessStatus;
+  /** The server's own credential serves them (operator mode). */
+  readonly serverCredential: boolean;
+  readonly invitedBy: string | null;
+  readonly updatedAt: number;
+}
+
+export interface AccessRepository {
+  get(userId: string): Promise<UserAccess | undefined>;
+  /** Creates or updates the record; fields left out keep their value (new records: active, no server credential). */
+  set(
+    userId: string,
+    change: { status?: AccessStatus; serverCredential?: boolean; invitedBy?: string | null },
+  ): Promise<UserAccess>;
+  list(): Promise<UserAccess[]>;
+  /**
+   * Removes a person: their identities (so the next message starts a stranger), credentials and open codes
+   * go; the user row stays (projects refer to it) with status "removed".
+   */
+  removeUser(userId: string): Promise<void>;
+}
+
+export type CodePurpose = "link" | "invite" | "connect";
+
+export interface OneTimeCode {
+  readonly purpose: CodePurpose;
+  readonly userId: string;
+  readonly data: unknown;
+  readonly expiresAt: number;
+}
+
+/** Single-use codes, stored as SHA-256 hashes: a copied database holds no usable code. */
+export interface OneTimeCodeRepository {
+  create(input: {
+    code: string;
+    purpose: CodePurpose;
+    userId: string;
+    ttlMs: number;
+    data?: unknown;
+  }): Promise<void>;
+  /** The code if it exists for this purpose, is unused and unexpired; uses nothing. */
+  peek(purpose: CodePurpose, code: string): Promise<OneTimeCode | undefined>;
+  /** Uses the code: exactly one of any number of concurrent calls gets it. */
+  redeem(purpose: CodePurpose, code: string): Promise<OneTimeCode | undefined>;
+  /** Withdraws the user's unused codes of a purpose (a new /connect link replaces the last). */
+  revoke(userId: string, purpose: CodePurpose): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   readonly users: UserRepository;
@@ -125,6 +234,9 @@ export interface Store {
   readonly projects: ProjectRepository;
   /** Cursors of the long-lived transports (table `transport_state`). */
   readonly transportState: KeyValueRepository;
+  readonly credentials: CredentialRepository;
+  readonly access: AccessRepository;
+  readonly codes: OneTimeCodeRepository;
   /** Reachable and fully migrated? Never throws. */
   health(): Promise<StoreHealth>;
   /** Idempotent. */

@@ -16,6 +16,11 @@ export interface Database {
   projects: ProjectsTable;
   bindings: BindingsTable;
   agent_sessions: AgentSessionsTable;
+  credentials: CredentialsTable;
+  user_access: UserAccessTable;
+  one_time_codes: OneTimeCodesTable;
+  vms: VmsTable;
+  live_messages: LiveMessagesTable;
 }
 
 export interface TurnsTable {
@@ -53,6 +58,20 @@ export interface OutboxTable {
   lease_owner: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
+  /** JSON `OutboundExtras` (since 0010), or null. */
+  extras: string | null;
+}
+
+/** The message a turn streams into (since 0010). */
+export interface LiveMessagesTable {
+  stream_key: string;
+  platform: string;
+  conversation_key: string;
+  /** JSON `LiveRef`. */
+  ref: string;
+  text: string;
+  status: "live" | "final";
+  updated_at: number;
 }
 
 export interface TransportStateTable {
@@ -138,4 +157,54 @@ export interface AgentSessionsTable {
   agent: string;
   session_id: string;
   updated_at: number;
+}
+
+export interface VmsTable {
+  name: string;
+  kind: "switchboard" | "project";
+  user_id: string;
+  host: string;
+  state: "creating" | "starting" | "running" | "stopping" | "stopped" | "removing" | "error";
+  state_since: number;
+  reason: string | null;
+  error: string | null;
+  last_active_at: number;
+  created_at: number;
+}
+
+/** A person's credential (since 0009). `value` is sealed (src/secrets): never plain text. */
+export interface CredentialsTable {
+  user_id: string;
+  /** "claude" (what pays for turns) or "github". One credential per slot. */
+  slot: string;
+  kind: string;
+  value: string;
+  /** The master key the value's data key is wrapped with, for rotation. */
+  key_id: string;
+  status: "ok" | "rejected";
+  created_at: number;
+  updated_at: number;
+}
+
+/** A person's access to this server (since 0009); no row means "never admitted". */
+export interface UserAccessTable {
+  user_id: string;
+  status: "active" | "suspended" | "removed";
+  /** 1 when the server's own credential serves this person (operator mode). */
+  server_credential: Generated<number>;
+  invited_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Codes of /link, /invite and /connect (since 0009): only their SHA-256 is stored. */
+export interface OneTimeCodesTable {
+  code_hash: string;
+  purpose: string;
+  user_id: string;
+  /** JSON, purpose-specific (e.g. where to say that a /connect worked). */
+  data: string | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
 }

@@ -96,6 +96,10 @@ export class ProcessRuntime implements ContainerRuntime {
     };
   }
 
+  markActive(_name: string): void {
+    // Processes have no idle policy: they run until stopped.
+  }
+
   async stop(name: string): Promise<void> {
     const pid = await this.#pid(name);
     if (pid === undefined) return;

@@ -1,4 +1,4 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type CliProcess, freePort, startCli, waitForOk } from "./cli.ts";
@@ -38,6 +38,13 @@ export class E2eSystem {
   readonly base: string;
   readonly env: Record<string, string>;
   server: CliProcess;
+  /**
+   * Values that must never appear in a log line or a chat message: the server's credential and platform
+   * tokens, plus whatever a test adds (people's keys). Checked by `stop()` over everything recorded.
+   */
+  readonly secrets = new Set<string>();
+  /** What earlier server processes of this system printed (before a restart). */
+  readonly earlierOutput: string[] = [];
 
   private constructor(
     traffic: TestPlatforms,
@@ -52,6 +59,15 @@ export class E2eSystem {
     this.base = `http://127.0.0.1:${port}`;
     this.env = env;
     this.server = startCli(["serve"], env);
+    for (const name of [
+      "ANTHROPIC_API_KEY",
+      "LINE_CHANNEL_ACCESS_TOKEN",
+      "SLACK_BOT_TOKEN",
+      "DISCORD_BOT_TOKEN",
+      "TELEGRAM_BOT_TOKEN",
+    ]) {
+      if (env[name]) this.secrets.add(env[name]);
+    }
   }
 
   static async start(extraEnv: Record<string, string> = {}): Promise<E2eSystem> {
@@ -87,6 +103,7 @@ export class E2eSystem {
   async crashAndRestart(): Promise<void> {
     this.server.child.kill("SIGKILL");
     await this.server.exited;
+    this.earlierOutput.push(this.server.output());
     this.server = startCli(["serve"], this.env);
     await this.ready();
   }
@@ -125,10 +142,42 @@ export class E2eSystem {
     );
   }
 
+  /** Starts the server again after the test stopped it (e.g. to run a CLI command on a quiet database). */
+  async restart(): Promise<void> {
+    this.earlierOutput.push(this.server.output());
+    this.server = startCli(["serve"], this.env);
+    await this.ready();
+  }
+
+  /** Every log line and chat message recorded so far that holds one of `secrets`. */
+  async leaks(): Promise<string[]> {
+    const daemonLogs: string[] = [];
+    const agents = await readdir(path.join(this.dataDir, "agents")).catch(() => [] as string[]);
+    for (const agent of agents) {
+      daemonLogs.push(
+        await readFile(path.join(this.dataDir, "agents", agent, "agent", "daemon.log"), "utf8").catch(
+          () => "",
+        ),
+      );
+    }
+    const texts = [
+      ...this.earlierOutput,
+      this.server.output(),
+      ...daemonLogs,
+      ...this.sim.calls().map((c) => JSON.stringify(c.body)),
+    ];
+    const lines = texts.flatMap((t) => t.split("\n"));
+    return lines.filter((line) => [...this.secrets].some((s) => line.includes(s)));
+  }
+
+  /** Stops everything, then fails if any secret showed up in a log line or a chat message (issue 8). */
   async stop(): Promise<void> {
     this.server.child.kill("SIGTERM");
     await this.server.exited;
+    const leaks = await this.leaks();
     await this.sim.close();
+    if (leaks.length > 0)
+      throw new Error(`secrets leaked into logs or chats:\n${leaks.slice(0, 5).join("\n")}`);
   }
 }
 

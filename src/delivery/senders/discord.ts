@@ -1,9 +1,26 @@
 import { DiscordAPIError, HTTPError, RateLimitError, REST } from "@discordjs/rest";
-import { type RESTPostAPIChannelMessageJSONBody, Routes } from "discord-api-types/v10";
+import {
+  type APIActionRowComponent,
+  type APIButtonComponent,
+  ButtonStyle,
+  ComponentType,
+  MessageFlags,
+  type RESTPostAPIChannelMessageJSONBody,
+  Routes,
+} from "discord-api-types/v10";
 import { DeliveryError, httpFailure } from "../errors.ts";
-import type { OutboundMessage, PlatformSender, SendContext } from "../port.ts";
+import type {
+  ChunkOutcome,
+  LiveCapable,
+  LiveMessage,
+  LiveRef,
+  OutboundMessage,
+  PlatformSender,
+  ReplyButton,
+  SendContext,
+} from "../port.ts";
 import { splitText } from "../text.ts";
-import { DEFAULT_SEND_TIMEOUT_MS, nonceFromKey, replyFor, type SenderOptions } from "./shared.ts";
+import { DEFAULT_SEND_TIMEOUT_MS, liveTail, nonceFromKey, replyFor, type SenderOptions } from "./shared.ts";
 
 export interface DiscordSenderOptions extends SenderOptions {
   readonly botToken: string;
@@ -33,6 +50,7 @@ export class DiscordSender implements PlatformSender {
   readonly #rest: REST;
   readonly #applicationId: string | undefined;
   readonly #now: () => number;
+  readonly live: LiveCapable;
 
   constructor(options: DiscordSenderOptions) {
     this.#rest = new REST({
@@ -45,6 +63,78 @@ export class DiscordSender implements PlatformSender {
     }).setToken(options.botToken);
     this.#applicationId = options.applicationId;
     this.#now = options.now ?? Date.now;
+    this.live = {
+      streams: () => true,
+      update: (message, live, text, signal) => this.#update(message, live, text, signal),
+      typing: async (message, signal) => {
+        // An interaction already shows "thinking…" until its deferred answer is edited.
+        if (this.#interaction(message)) return;
+        const reply = replyFor("discord", message);
+        try {
+          await this.#rest.post(Routes.channelTyping(reply.channelId), { signal });
+        } catch (error) {
+          throw classify(error);
+        }
+      },
+      typingEveryMs: 8_000,
+    };
+  }
+
+  /** The interaction webhook to answer through, while its token is young enough. */
+  #interaction(message: OutboundMessage): { applicationId: string; token: string } | undefined {
+    const reply = replyFor("discord", message);
+    const applicationId = reply.applicationId ?? this.#applicationId;
+    const token = reply.interactionToken;
+    if (token && applicationId && this.#now() - message.inboundReceivedAt < INTERACTION_TOKEN_TTL_MS) {
+      return { applicationId, token };
+    }
+    return undefined;
+  }
+
+  async #update(
+    message: OutboundMessage,
+    live: LiveMessage | undefined,
+    text: string,
+    signal: AbortSignal,
+  ): Promise<LiveRef> {
+    const reply = replyFor("discord", message);
+    const content = liveTail(text, DISCORD_CONTENT_LIMIT - 50);
+    if (content === "") return live?.ref ?? {};
+    const body = { content, allowed_mentions: ALLOWED_MENTIONS };
+    try {
+      const interaction = this.#interaction(message);
+      if (interaction && live?.ref.messageId === undefined) {
+        await this.#rest.patch(
+          Routes.webhookMessage(interaction.applicationId, interaction.token, "@original"),
+          {
+            body,
+            auth: false,
+            signal,
+          },
+        );
+        return { mode: "edit" };
+      }
+      const messageId = live?.ref.messageId;
+      if (messageId !== undefined) {
+        await this.#rest.patch(Routes.channelMessage(reply.channelId, messageId), { body, signal });
+        return live?.ref ?? { mode: "edit", messageId };
+      }
+      // The nonce makes a repeat after a crash return the message already posted.
+      const posted = (await this.#rest.post(Routes.channelMessages(reply.channelId), {
+        body: {
+          ...body,
+          nonce: nonceFromKey(`live:${message.idempotencyKey}`),
+          enforce_nonce: true,
+          ...(reply.messageId !== undefined && {
+            message_reference: { message_id: reply.messageId, fail_if_not_exists: false },
+          }),
+        },
+        signal,
+      })) as { id: string };
+      return { mode: "edit", messageId: posted.id };
+    } catch (error) {
+      throw classify(error);
+    }
   }
 
   chunk(text: string): string[] {
@@ -57,15 +147,40 @@ export class DiscordSender implements PlatformSender {
     index: number,
     key: string,
     context?: SendContext,
-  ): Promise<void> {
+  ): Promise<ChunkOutcome> {
     const reply = replyFor("discord", message);
     const signal = context?.signal;
-    const applicationId = reply.applicationId ?? this.#applicationId;
-    const token = reply.interactionToken;
-    if (token && applicationId && this.#now() - message.inboundReceivedAt < INTERACTION_TOKEN_TTL_MS) {
-      const body = { content: chunk, allowed_mentions: ALLOWED_MENTIONS };
+    const last = index === (context?.chunks ?? 1) - 1;
+    const components = last ? componentsOf(message.extras?.buttons) : undefined;
+    const interaction = this.#interaction(message);
+    const liveId = context?.live?.ref.messageId;
+    if (index === 0 && liveId !== undefined) {
+      // The turn streamed into this channel message: the final text is its last edit.
       try {
-        if (index === 0) {
+        await this.#rest.patch(Routes.channelMessage(reply.channelId, liveId), {
+          body: { content: chunk, allowed_mentions: ALLOWED_MENTIONS, ...(components && { components }) },
+          signal,
+        });
+        return "sent";
+      } catch (error) {
+        throw classify(error);
+      }
+    }
+    if (interaction) {
+      const { applicationId, token } = interaction;
+      const notice = message.extras?.noticeFor !== undefined;
+      // The deferred answer (`@original`) is the turn's answer or a command's; prompts and notices that come
+      // alongside it are follow-ups, so they never overwrite it.
+      const original = index === 0 && !notice && !message.extras?.followup;
+      const body = {
+        content: chunk,
+        allowed_mentions: ALLOWED_MENTIONS,
+        ...(components && { components }),
+        // A notice answers one person's button press: only they see it.
+        ...(notice && { flags: MessageFlags.Ephemeral }),
+      };
+      try {
+        if (original) {
           await this.#rest.patch(Routes.webhookMessage(applicationId, token, "@original"), {
             body,
             auth: false,
@@ -79,7 +194,7 @@ export class DiscordSender implements PlatformSender {
             signal,
           });
         }
-        return;
+        return "sent";
       } catch (error) {
         const code = error instanceof DiscordAPIError ? Number(error.code) : 0;
         if (!DEAD_INTERACTION_CODES.has(code)) throw classify(error);
@@ -87,6 +202,7 @@ export class DiscordSender implements PlatformSender {
     }
     const body: RESTPostAPIChannelMessageJSONBody = {
       content: chunk,
+      ...(components && { components }),
       nonce: nonceFromKey(key),
       enforce_nonce: true,
       allowed_mentions: ALLOWED_MENTIONS,
@@ -100,7 +216,30 @@ export class DiscordSender implements PlatformSender {
     } catch (error) {
       throw classify(error);
     }
+    return "sent";
   }
+}
+
+function componentsOf(
+  buttons: readonly ReplyButton[] | undefined,
+): APIActionRowComponent<APIButtonComponent>[] | undefined {
+  if (!buttons || buttons.length === 0) return undefined;
+  return [
+    {
+      type: ComponentType.ActionRow,
+      components: buttons.slice(0, 5).map((b) => ({
+        type: ComponentType.Button,
+        style:
+          b.style === "danger"
+            ? ButtonStyle.Danger
+            : b.style === "primary"
+              ? ButtonStyle.Primary
+              : ButtonStyle.Secondary,
+        label: b.label.slice(0, 80),
+        custom_id: b.value.slice(0, 100),
+      })),
+    },
+  ];
 }
 
 function classify(error: unknown): unknown {

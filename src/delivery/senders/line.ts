@@ -1,6 +1,13 @@
 import { HTTPFetchError, messagingApi } from "@line/bot-sdk";
 import { DeliveryError, httpFailure, retryAfterMs } from "../errors.ts";
-import type { OutboundMessage, PlatformSender, SendContext } from "../port.ts";
+import type {
+  ChunkOutcome,
+  LiveCapable,
+  OutboundMessage,
+  PlatformSender,
+  ReplyButton,
+  SendContext,
+} from "../port.ts";
 import { markdownToPlain, splitText } from "../text.ts";
 import { abortable, replyFor, type SenderOptions, uuidFromKey } from "./shared.ts";
 
@@ -30,6 +37,8 @@ export class LineSender implements PlatformSender {
   readonly #client: messagingApi.MessagingApiClient;
   readonly #now: () => number;
   readonly #replyTokenMaxAgeMs: number;
+  /** No edits exist on LINE: while a turn runs, a one-to-one chat shows the loading animation. */
+  readonly live: LiveCapable;
 
   constructor(options: LineSenderOptions) {
     this.#client = new messagingApi.MessagingApiClient({
@@ -38,6 +47,24 @@ export class LineSender implements PlatformSender {
     });
     this.#now = options.now ?? Date.now;
     this.#replyTokenMaxAgeMs = options.replyTokenMaxAgeMs ?? 20_000;
+    this.live = {
+      streams: () => false,
+      update: async () => ({ mode: "loading" }),
+      typing: async (message, signal) => {
+        const reply = replyFor("line", message);
+        // Only one-to-one chats have it; it disappears by itself when our reply arrives.
+        if (!reply.to.startsWith("U")) return;
+        try {
+          await abortable(
+            this.#client.showLoadingAnimation({ chatId: reply.to, loadingSeconds: LOADING_SECONDS }),
+            signal,
+          );
+        } catch (error) {
+          throw classify(error);
+        }
+      },
+      typingEveryMs: (LOADING_SECONDS - 2) * 1000,
+    };
   }
 
   chunk(text: string): string[] {
@@ -55,15 +82,23 @@ export class LineSender implements PlatformSender {
     index: number,
     key: string,
     context?: SendContext,
-  ): Promise<void> {
+  ): Promise<ChunkOutcome> {
     const reply = replyFor("line", message);
-    const messages = chunk.split(SEPARATOR).map((text) => ({ type: "text" as const, text }));
+    const texts = chunk.split(SEPARATOR);
+    const last = index === (context?.chunks ?? 1) - 1;
+    const quickReply = last ? quickReplyOf(message.extras?.buttons) : undefined;
+    const messages = texts.map((text, i) => ({
+      type: "text" as const,
+      text,
+      // Postback buttons under the last message (LINE cannot remove them later: stale taps are refused).
+      ...(quickReply && i === texts.length - 1 && { quickReply }),
+    }));
     const signal = context?.signal;
     const fresh = this.#now() - message.inboundReceivedAt < this.#replyTokenMaxAgeMs;
     if (reply.replyToken && index === 0 && (context?.attempt ?? 0) === 0 && fresh) {
       try {
         await abortable(this.#client.replyMessage({ replyToken: reply.replyToken, messages }), signal);
-        return;
+        return "sent";
       } catch (error) {
         // 400: the token expired or was used. Nothing was sent, so push instead.
         if (!(error instanceof HTTPFetchError && error.status === 400)) throw classify(error);
@@ -74,10 +109,28 @@ export class LineSender implements PlatformSender {
       await abortable(this.#client.pushMessage({ to: reply.to, messages }, uuidFromKey(key)), signal);
     } catch (error) {
       // 409: this retry key was already accepted, i.e. the chunk went out before a crash or timeout.
-      if (error instanceof HTTPFetchError && error.status === 409) return;
+      if (error instanceof HTTPFetchError && error.status === 409) return "sent";
       throw classify(error);
     }
+    return "sent";
   }
+}
+
+const LOADING_SECONDS = 20;
+
+function quickReplyOf(buttons: readonly ReplyButton[] | undefined) {
+  if (!buttons || buttons.length === 0) return undefined;
+  return {
+    items: buttons.slice(0, 13).map((b) => ({
+      type: "action" as const,
+      action: {
+        type: "postback" as const,
+        label: b.label.slice(0, 20),
+        data: b.value.slice(0, 300),
+        displayText: b.label.slice(0, 300),
+      },
+    })),
+  };
 }
 
 function classify(error: unknown): unknown {

@@ -67,3 +67,15 @@ export function uuidFromKey(key: string): string {
 export function nonceFromKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("base64url").slice(0, 25);
 }
+
+/**
+ * What a streamed message shows of a partial reply: all of it while it fits in `limit`, else its end
+ * (the final answer is split properly). An open code fence is closed so the preview renders.
+ */
+export function liveTail(text: string, limit: number): string {
+  let shown =
+    text.length <= limit ? text : `…${text.slice(text.length - limit + 8).replace(/^[^\n]*\n/, "")}`;
+  const fences = shown.match(/^\s*```/gm)?.length ?? 0;
+  if (fences % 2 === 1) shown = `${shown}\n\`\`\``;
+  return shown.trim();
+}

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { PlatformSimulator } from "../../../test/support/fakes/platform-simulator.ts";
 import { DeliveryError } from "../errors.ts";
+import { visibleTelegramText } from "../format/telegram-html.ts";
 import { longText, outbound, sendAll, words } from "../testing/messages.ts";
 import { TELEGRAM_TEXT_LIMIT, TelegramSender } from "./telegram.ts";
 
@@ -16,7 +17,7 @@ describe("TelegramSender against the simulator", () => {
   afterAll(() => sim.close());
   beforeEach(() => sim.reset());
 
-  it("sends a long reply in the topic, the first chunk replying, as plain text", async () => {
+  it("sends a long reply in the topic, the first chunk replying, as Telegram HTML", async () => {
     const text = `**Summary**\n\n${longText(10, 1_000)}`;
     const chunks = await sendAll(sender, outbound(reply, text));
     expect(chunks.length).toBeGreaterThanOrEqual(3);
@@ -25,11 +26,13 @@ describe("TelegramSender against the simulator", () => {
     expect(posted.map((m) => m.replyTo)).toEqual(["501", ...chunks.slice(1).map(() => undefined)]);
     for (const m of posted) {
       expect(m.threadId).toBe("77");
-      expect(m.text.length).toBeLessThanOrEqual(TELEGRAM_TEXT_LIMIT);
+      expect(visibleTelegramText(m.text).length).toBeLessThanOrEqual(TELEGRAM_TEXT_LIMIT);
     }
-    expect(posted[0]?.text.startsWith("Summary\n")).toBe(true);
-    expect(sim.calls({ endpoint: "sendMessage" }).every((c) => c.body.parse_mode === undefined)).toBe(true);
-    expect(words(posted.map((m) => m.text).join(" "))).toEqual(words(text.replace(/\*\*/g, "")));
+    expect(posted[0]?.text.startsWith("<b>Summary</b>\n")).toBe(true);
+    expect(sim.calls({ endpoint: "sendMessage" }).every((c) => c.body.parse_mode === "HTML")).toBe(true);
+    expect(words(posted.map((m) => visibleTelegramText(m.text)).join(" "))).toEqual(
+      words(text.replace(/\*\*/g, "")),
+    );
   });
 
   it("classifies failures", async () => {

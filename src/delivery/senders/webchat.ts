@@ -1,4 +1,4 @@
-import type { OutboundMessage, PlatformSender } from "../port.ts";
+import type { ChunkOutcome, OutboundMessage, PlatformSender } from "../port.ts";
 import { sanitize, splitText } from "../text.ts";
 import type { WebchatHub } from "../webchat-hub.ts";
 import { replyFor } from "./shared.ts";
@@ -19,8 +19,14 @@ export class WebchatSender implements PlatformSender {
     return splitText(sanitize(text), WEBCHAT_CHUNK_LIMIT, { fences: true });
   }
 
-  async sendChunk(message: OutboundMessage, chunk: string, _index: number, key: string): Promise<void> {
+  async sendChunk(
+    message: OutboundMessage,
+    chunk: string,
+    _index: number,
+    key: string,
+  ): Promise<ChunkOutcome> {
     replyFor("webchat", message);
     this.#hub.publish(message.conversationKey, { key, text: chunk });
+    return "sent";
   }
 }

@@ -7,6 +7,9 @@ import { outbox } from "./0004_outbox.ts";
 import { turns } from "./0005_turns.ts";
 import { projects } from "./0006_projects.ts";
 import { agentSessions } from "./0007_agent_sessions.ts";
+import { vms } from "./0008_vms.ts";
+import { identity } from "./0009_identity.ts";
+import { delivery } from "./0010_delivery.ts";
 
 /**
  * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
@@ -26,6 +29,9 @@ export const MIGRATIONS: readonly Migration[] = [
   turns,
   projects,
   agentSessions,
+  vms,
+  identity,
+  delivery,
 ];
 
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {

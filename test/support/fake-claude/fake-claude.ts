@@ -7,14 +7,19 @@
  * Behaviour is scripted by the user message text:
  *   echo <text>       answers "echo: <text>"
  *   slow <n>          streams n words ~100 ms apart
+ *   drip <n> <text>   streams <text> exactly (newlines kept) in n pieces ~150 ms apart
  *   permission <cmd>  a Bash tool_use that needs approval; answers "ran <cmd>" or "denied"
  *   tool <name>       calls <name> on the host's in-process MCP server (`mcp_message` → tools/call)
  *   fail              an error result
  *   crash             exits 1 in the middle of the turn
  *   hang              never answers until interrupted
  *   history           answers the number of earlier user messages in this session's transcript
+ *   keyhash           answers "keyhash:<12 hex of SHA-256 of ANTHROPIC_API_KEY>" (which credential it got)
+ *   leak              writes ANTHROPIC_API_KEY into its answer (the control plane must redact it)
+ * An ANTHROPIC_API_KEY containing "REJECTED" fails every turn as Claude Code does on a 401.
  *   anything else     echo
  */
+import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -74,7 +79,17 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
   const [verb = "", ...rest] = text.trim().split(/\s+/);
   const arg = rest.join(" ");
   let error: string | undefined;
-  switch (verb) {
+  const apiKey = process.env.ANTHROPIC_API_KEY ?? "";
+  switch (apiKey.includes("REJECTED") ? "rejected-credential" : verb) {
+    case "rejected-credential":
+      error = "Invalid API key · Please run /login";
+      break;
+    case "keyhash":
+      await turn.text([`keyhash:${createHash("sha256").update(apiKey).digest("hex").slice(0, 12)}`]);
+      break;
+    case "leak":
+      await turn.text(["my", "key", "is", apiKey || "unset"]);
+      break;
     case "slow":
       await turn.text(
         Array.from({ length: Number(arg) || 5 }, (_, i) => `word${i + 1}`),
@@ -100,6 +115,16 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
       await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
       hanging = false;
       break;
+    case "drip": {
+      // drip <pieces> <text…>: the text exactly as sent (newlines kept), in <pieces> deltas ~150 ms apart.
+      const body = text.trim().replace(/^drip\s+\S+\s?/, "");
+      const tokens = body.split(" ");
+      const size = Math.max(1, Math.ceil(tokens.length / (Number(rest[0]) || 10)));
+      const pieces: string[] = [];
+      for (let i = 0; i < tokens.length; i += size) pieces.push(tokens.slice(i, i + size).join(" "));
+      await turn.text(pieces, 150);
+      break;
+    }
     case "history":
       await turn.text([String(earlierPrompts)]);
       break;

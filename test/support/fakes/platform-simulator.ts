@@ -23,12 +23,18 @@ export type { SimMessage, SimPlatform } from "./platform-simulator/platforms.ts"
  * - LINE (`/v2/bot/...`): `reply` (reply tokens from `issueLineReplyToken`, single use, ≤ 5 text messages of
  *   ≤ 5,000 UTF-16 units), `push` (`X-Line-Retry-Key`: a key already accepted gets 409, nothing recorded
  *   twice), `loading`.
- * - Slack (`/slack/api/<method>`): `chat.postMessage`, `chat.update`, `auth.test`.
+ * - Slack (`/slack/api/<method>`): `chat.postMessage`, `chat.postEphemeral`, `chat.update`, `chat.startStream`,
+ *   `chat.appendStream`, `chat.stopStream` (a stream idle longer than `setSlackStreamIdleMs` answers
+ *   `message_not_in_streaming_state`), `auth.test`; Block Kit limits checked (`invalid_blocks`).
  * - Discord (`/discord/api/v10/...`): `editOriginal` (PATCH `/webhooks/{app}/{token}/messages/@original`),
  *   `followup` (POST `/webhooks/{app}/{token}`), `editFollowup`, `createMessage` (POST
  *   `/channels/{id}/messages`; a repeated `nonce` with `enforce_nonce` returns the first message), `editMessage`,
  *   `typing`. Interaction tokens map to channels through `registerDiscordInteraction`.
- * - Telegram (`/telegram/bot<token>/<method>`): `sendMessage`, `editMessageText`, `sendChatAction`, `getMe`.
+ * - Telegram (`/telegram/bot<token>/<method>`): `sendMessage`, `editMessageText`, `sendMessageDraft` (private
+ *   chats only), `answerCallbackQuery`, `sendChatAction`, `getMe`. With `parse_mode: "HTML"` the text must
+ *   parse (known tags, balanced, `<` and `&` escaped) and its visible text is what counts toward 4,096.
+ * - Every message records its buttons (Slack actions, Discord components, Telegram inline keyboard, LINE
+ *   quick reply) and whether only one person sees it (`ephemeralTo`).
  *
  * Faults (`fail`) answer as the platform does (429 with its `retry_after`, 5xx, refusals); delays (`delay`)
  * hold a request, visible meanwhile in `inFlight`, then carry it out, or drop the connection (`drop`: a
@@ -56,7 +62,10 @@ export interface SimCall {
   readonly status: number;
   /** A resend the platform recognised (LINE retry key, Discord nonce): answered, nothing new posted. */
   readonly duplicate: boolean;
+  /** When the answer went out. */
   readonly at: number;
+  /** When the request arrived (before any injected delay): what rate limits are measured on. */
+  readonly receivedAt: number;
 }
 
 export interface Match {
@@ -184,6 +193,26 @@ export class PlatformSimulator {
     return token;
   }
 
+  /** Telegram drafts shown in a private chat (`sendMessageDraft`), by draft id, each update's text in order. */
+  telegramDrafts(chatId: string | number): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [key, texts] of this.#apis.telegramDrafts) {
+      const [chat, draft = ""] = key.split(":");
+      if (chat === String(chatId)) out.set(draft, texts);
+    }
+    return out;
+  }
+
+  /** Telegram callback queries answered (`answerCallbackQuery`), in order. */
+  callbackAnswers(): { id: string; text: string }[] {
+    return [...this.#apis.callbackAnswers];
+  }
+
+  /** How long a Slack stream may go without an append before it is no longer streaming. */
+  setSlackStreamIdleMs(ms: number): void {
+    this.#apis.slackStreamIdleMs = ms;
+  }
+
   /** Tells the simulator which channel a Discord interaction token answers in. */
   registerDiscordInteraction(token: string, channelId: string): void {
     this.#apis.discordInteractions.set(token, channelId);
@@ -203,6 +232,7 @@ export class PlatformSimulator {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
     const url = new URL(req.url ?? "/", this.url);
     const method = req.method ?? "GET";
     const raw = await readBody(req);
@@ -237,6 +267,7 @@ export class PlatformSimulator {
       status: reply.status,
       duplicate: reply.duplicate ?? false,
       at: Date.now(),
+      receivedAt,
     });
     send(res, reply);
   }

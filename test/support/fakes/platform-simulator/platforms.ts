@@ -22,6 +22,16 @@ export interface SimMessage {
   readonly via: string;
   edits: number;
   readonly createdAt: number;
+  /** Buttons under it, normalised: Slack actions, Discord components, Telegram keyboard, LINE quick reply. */
+  buttons: { label: string; value: string }[];
+  /** Telegram `parse_mode`. */
+  parseMode?: string | undefined;
+  /** Seen only by this user (Slack ephemeral, Discord ephemeral follow-up, Telegram callback answer). */
+  ephemeralTo?: string | undefined;
+  /** Slack: still streaming (`chat.startStream` until `chat.stopStream`). */
+  streaming?: boolean | undefined;
+  /** When it was last appended to or edited (Slack stream expiry). */
+  touchedAt: number;
 }
 
 export type Reply = { status: number; body: unknown; headers?: Record<string, string>; duplicate?: boolean };
@@ -40,6 +50,12 @@ export class PlatformApis {
   readonly lineRetryKeys = new Map<string, Reply>();
   readonly discordInteractions = new Map<string, string>();
   readonly discordNonces = new Map<string, SimMessage>();
+  /** Telegram drafts by chat and draft id: the text each `sendMessageDraft` showed, in order. */
+  readonly telegramDrafts = new Map<string, string[]>();
+  /** Telegram callback queries answered, with their text. */
+  readonly callbackAnswers: { id: string; text: string }[] = [];
+  /** A Slack stream with no append for this long is no longer streaming (real Slack: minutes). */
+  slackStreamIdleMs = 5 * 60_000;
   ids = 1_000;
 
   serve(route: Route, body: Record<string, unknown>, headers: IncomingHttpHeaders): Reply {
@@ -72,6 +88,8 @@ export class PlatformApis {
       via,
       edits: 0,
       createdAt: Date.now(),
+      buttons: [],
+      touchedAt: Date.now(),
     };
     this.messages.push(message);
     return message;
@@ -80,7 +98,9 @@ export class PlatformApis {
   line(endpoint: string, body: Record<string, unknown>, retryKey: string | string[] | undefined): Reply {
     if (endpoint === "loading") return { status: 202, body: {} };
     const messages = Array.isArray(body.messages) ? (body.messages as Record<string, unknown>[]) : [];
-    const invalid = messages.findIndex((m) => m.type !== "text" || !isText(m.text, 5_000));
+    const invalid = messages.findIndex(
+      (m) => m.type !== "text" || !isText(m.text, 5_000) || !quickReplyOk(m),
+    );
     if (messages.length < 1 || messages.length > 5 || invalid >= 0) {
       return {
         status: 400,
@@ -107,6 +127,12 @@ export class PlatformApis {
       const posted = this.post("line", endpoint, to, String(m.text), {
         replyTo: endpoint === "reply" ? String(body.replyToken) : undefined,
       });
+      const items = (m.quickReply as { items?: { action?: { label?: string; data?: string } }[] } | undefined)
+        ?.items;
+      posted.buttons = (items ?? []).map((i) => ({
+        label: String(i.action?.label),
+        value: String(i.action?.data),
+      }));
       return { id: posted.id, quoteToken: `q${posted.id}` };
     });
     const reply: Reply = {
@@ -130,24 +156,71 @@ export class PlatformApis {
     const error = (code: string): Reply => ({ status: 200, body: { ok: false, error: code } });
     const channel = typeof body.channel === "string" ? body.channel : "";
     const text = typeof body.text === "string" ? body.text : "";
+    const markdown = typeof body.markdown_text === "string" ? body.markdown_text : "";
+    const threadTs = typeof body.thread_ts === "string" ? body.thread_ts : undefined;
+    const newTs = () => `${Math.floor(Date.now() / 1000)}.${String(++this.ids).padStart(6, "0")}`;
+    const find = () => this.messages.find((m) => m.platform === "slack" && m.id === body.ts);
+    const blocksError = slackBlocksError(body.blocks);
+    if (blocksError) return error(blocksError);
+    const buttons = slackButtons(body.blocks);
     switch (endpoint) {
       case "auth.test":
         return ok({ user_id: "UBOT", team_id: "T1", bot_id: "B1" });
-      case "chat.postMessage": {
+      case "chat.postMessage":
+      case "chat.postEphemeral": {
         if (!channel) return error("channel_not_found");
         if (!text && body.blocks === undefined) return error("no_text");
         if (text.length > 40_000) return error("msg_too_long");
-        const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.ids).padStart(6, "0")}`;
-        const threadTs = typeof body.thread_ts === "string" ? body.thread_ts : undefined;
-        this.post("slack", endpoint, channel, text, { id: ts, threadId: threadTs });
+        const ts = newTs();
+        const posted = this.post("slack", endpoint, channel, text, { id: ts, threadId: threadTs });
+        posted.buttons = buttons;
+        if (endpoint === "chat.postEphemeral") {
+          if (typeof body.user !== "string") return error("user_not_found");
+          posted.ephemeralTo = body.user;
+          return ok({ message_ts: ts });
+        }
         return ok({ channel, ts, message: { text, ts, ...(threadTs && { thread_ts: threadTs }) } });
       }
       case "chat.update": {
-        const target = this.messages.find((m) => m.platform === "slack" && m.id === body.ts);
+        const target = find();
         if (!target || target.conversation !== channel) return error("message_not_found");
+        if (target.streaming) return error("message_is_streaming");
         target.text = text;
+        target.buttons = buttons;
         target.edits++;
+        target.touchedAt = Date.now();
         return ok({ channel, ts: target.id, text });
+      }
+      case "chat.startStream": {
+        if (!channel) return error("channel_not_found");
+        if (!threadTs) return error("invalid_arguments");
+        // Outside DMs a stream needs the person it answers.
+        if (!channel.startsWith("D") && (!body.recipient_user_id || !body.recipient_team_id))
+          return error("missing_recipient_user_id");
+        if (markdown.length > 12_000) return error("msg_too_long");
+        const ts = newTs();
+        const posted = this.post("slack", endpoint, channel, markdown, { id: ts, threadId: threadTs });
+        posted.streaming = true;
+        return ok({ channel, ts });
+      }
+      case "chat.appendStream":
+      case "chat.stopStream": {
+        const target = find();
+        if (!target || target.conversation !== channel) return error("message_not_found");
+        if (target.streaming && Date.now() - target.touchedAt > this.slackStreamIdleMs)
+          target.streaming = false;
+        if (!target.streaming) return error("message_not_in_streaming_state");
+        if (endpoint === "chat.appendStream" && !markdown) return error("invalid_arguments");
+        if (target.text.length + markdown.length > 40_000 || markdown.length > 12_000)
+          return error("msg_too_long");
+        target.text += markdown;
+        target.edits++;
+        target.touchedAt = Date.now();
+        if (endpoint === "chat.stopStream") {
+          target.streaming = false;
+          target.buttons = buttons;
+        }
+        return ok({ channel, ts: target.id });
       }
       default:
         return error("unknown_method");
@@ -169,22 +242,42 @@ export class PlatformApis {
       if (!m) return { status: 404, body: { code: 10008, message: "Unknown Message" } };
       m.text = content;
       m.edits++;
-      return asMessage(m);
+      m.touchedAt = Date.now();
+      return withButtons(asMessage(m), m);
     };
     const token = route.params.token ?? "";
     const channel = route.params.channel ?? this.discordInteractions.get(token) ?? `interaction:${token}`;
+    const rows = Array.isArray(body.components)
+      ? (body.components as { components?: unknown[] }[])
+      : undefined;
+    const buttons = (rows ?? []).flatMap((r) =>
+      (r.components ?? []).map((c) => {
+        const b = c as { label?: string; custom_id?: string };
+        return { label: String(b.label), value: String(b.custom_id) };
+      }),
+    );
+    if (buttons.some((b) => b.value.length > 100 || b.label.length > 80)) {
+      return { status: 400, body: { code: 50035, message: "Invalid Form Body" } };
+    }
+    const withButtons = (reply: Reply, m: SimMessage | undefined): Reply => {
+      if (m && rows !== undefined) m.buttons = buttons;
+      if (m && (Number(body.flags ?? 0) & 64) !== 0) m.ephemeralTo = "interaction-user";
+      return reply;
+    };
     switch (route.endpoint) {
       case "typing":
         return { status: 204, body: undefined };
       case "editOriginal": {
         const id = `original:${token}`;
         const existing = this.messages.find((m) => m.platform === "discord" && m.id === id);
-        return existing
-          ? edit(existing)
-          : asMessage(this.post("discord", "editOriginal", channel, content, { id }));
+        if (existing) return edit(existing);
+        const created = this.post("discord", "editOriginal", channel, content, { id });
+        return withButtons(asMessage(created), created);
       }
-      case "followup":
-        return asMessage(this.post("discord", "followup", channel, content));
+      case "followup": {
+        const created = this.post("discord", "followup", channel, content);
+        return withButtons(asMessage(created), created);
+      }
       case "editFollowup":
       case "editMessage":
         return edit(this.messages.find((m) => m.platform === "discord" && m.id === route.params.message));
@@ -196,7 +289,7 @@ export class PlatformApis {
         const ref = body.message_reference as { message_id?: string } | undefined;
         const posted = this.post("discord", "createMessage", channel, content, { replyTo: ref?.message_id });
         if (nonceKey) this.discordNonces.set(nonceKey, posted);
-        return asMessage(posted);
+        return withButtons(asMessage(posted), posted);
       }
     }
   }
@@ -216,20 +309,42 @@ export class PlatformApis {
       text: m.text,
       ...(m.threadId && { message_thread_id: Number(m.threadId) }),
     });
+    const html = body.parse_mode === "HTML";
+    // Telegram counts the limit after entity parsing, and refuses HTML it cannot parse.
+    const visible = html ? telegramVisible(text) : text;
+    if (html && visible === undefined) return bad("can't parse entities: unsupported or unbalanced tag");
+    const keyboard = (body.reply_markup as { inline_keyboard?: { text: string; callback_data: string }[][] })
+      ?.inline_keyboard;
+    const buttons = (keyboard ?? []).flat().map((b) => ({ label: b.text, value: b.callback_data }));
+    if (buttons.some((b) => Buffer.byteLength(b.value) > 64)) return bad("BUTTON_DATA_INVALID");
     switch (endpoint) {
       case "getMe":
         return ok({ id: 123456789, is_bot: true, first_name: "Claude", username: "cloudclaude_bot" });
       case "sendChatAction":
         return ok(true);
+      case "answerCallbackQuery": {
+        this.callbackAnswers.push({ id: String(body.callback_query_id), text: String(body.text ?? "") });
+        return ok(true);
+      }
+      case "sendMessageDraft": {
+        if (!(Number(chat) > 0)) return bad("TEXTDRAFT_PEER_INVALID");
+        if (!body.draft_id) return bad("draft_id is empty");
+        if ((visible ?? "").length > 4_096) return bad("message is too long");
+        const key = `${chat}:${body.draft_id}`;
+        this.telegramDrafts.set(key, [...(this.telegramDrafts.get(key) ?? []), text]);
+        return ok(true);
+      }
       case "sendMessage": {
         if (!chat) return bad("chat_id is empty");
-        if (!text.trim()) return bad("message text is empty");
-        if (text.length > 4_096) return bad("message is too long");
+        if (!(visible ?? "").trim()) return bad("message text is empty");
+        if ((visible ?? "").length > 4_096) return bad("message is too long");
         const reply = body.reply_parameters as { message_id?: number } | undefined;
         const posted = this.post("telegram", endpoint, chat, text, {
           threadId: body.message_thread_id === undefined ? undefined : String(body.message_thread_id),
           replyTo: reply?.message_id === undefined ? undefined : String(reply.message_id),
         });
+        posted.buttons = buttons;
+        posted.parseMode = typeof body.parse_mode === "string" ? body.parse_mode : undefined;
         return ok(asMessage(posted));
       }
       case "editMessageText": {
@@ -237,15 +352,93 @@ export class PlatformApis {
           (m) => m.platform === "telegram" && m.conversation === chat && m.id === String(body.message_id),
         );
         if (!target) return bad("message to edit not found");
-        if (target.text === text) return bad("message is not modified");
+        if ((visible ?? "").length > 4_096) return bad("message is too long");
+        if (target.text === text && JSON.stringify(target.buttons) === JSON.stringify(buttons))
+          return bad("message is not modified");
         target.text = text;
+        target.buttons = buttons;
+        target.parseMode = typeof body.parse_mode === "string" ? body.parse_mode : undefined;
         target.edits++;
+        target.touchedAt = Date.now();
         return ok(asMessage(target));
       }
       default:
         return { status: 404, body: { ok: false, error_code: 404, description: "Not Found" } };
     }
   }
+}
+
+const TELEGRAM_TAGS = new Set([
+  "b",
+  "strong",
+  "i",
+  "em",
+  "u",
+  "ins",
+  "s",
+  "strike",
+  "del",
+  "code",
+  "pre",
+  "a",
+  "blockquote",
+  "tg-spoiler",
+  "span",
+]);
+
+/** The text Telegram shows for an HTML message, or undefined when it would refuse to parse it. */
+export function telegramVisible(html: string): string | undefined {
+  const open: string[] = [];
+  for (const match of html.matchAll(/<(\/?)([a-z-]+)([^>]*)>|<|&(?!(?:lt|gt|amp|quot|#\d+);)/g)) {
+    if (match[0] === "<" || match[0] === "&") return undefined; // a raw < or & must be escaped
+    const [, closing, tag = ""] = match;
+    if (!TELEGRAM_TAGS.has(tag)) return undefined;
+    if (closing) {
+      if (open.pop() !== tag) return undefined;
+    } else open.push(tag);
+  }
+  if (open.length > 0) return undefined;
+  return html
+    .replace(/<[^>]+>/g, "")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
+    .replace(/&amp;/g, "&");
+}
+
+/** Slack's Block Kit limits (50 blocks, section text 3,000, button value 2,000): the error code, if any. */
+function slackBlocksError(blocks: unknown): string | undefined {
+  if (blocks === undefined) return undefined;
+  if (!Array.isArray(blocks) || blocks.length > 50) return "invalid_blocks";
+  for (const block of blocks as {
+    type?: string;
+    text?: { text?: string };
+    elements?: { value?: string }[];
+  }[]) {
+    if (block.type === "section" && (block.text?.text?.length ?? 0) > 3_000) return "invalid_blocks";
+    if (block.type === "actions" && (block.elements ?? []).some((e) => (e.value?.length ?? 0) > 2_000))
+      return "invalid_blocks";
+  }
+  return undefined;
+}
+
+function slackButtons(blocks: unknown): { label: string; value: string }[] {
+  if (!Array.isArray(blocks)) return [];
+  return (blocks as { type?: string; elements?: { text?: { text?: string }; value?: string }[] }[])
+    .filter((b) => b.type === "actions")
+    .flatMap((b) => (b.elements ?? []).map((e) => ({ label: String(e.text?.text), value: String(e.value) })));
+}
+
+function quickReplyOk(message: Record<string, unknown>): boolean {
+  const items = (
+    message.quickReply as { items?: { action?: { label?: string; data?: string } }[] } | undefined
+  )?.items;
+  if (items === undefined) return true;
+  return (
+    items.length <= 13 &&
+    items.every((i) => (i.action?.label?.length ?? 0) <= 20 && (i.action?.data?.length ?? 0) <= 300)
+  );
 }
 
 export interface Route {

@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import type { ReplyButton } from "../delivery/port.ts";
+import type { InboxItem } from "../inbox/index.ts";
+import type { User } from "../store/index.ts";
+import type { PendingApproval, RouterContext } from "./context.ts";
+import { type Language, type MessageKey, message } from "./messages.ts";
+
+/**
+ * Tool approvals by button, and the per-conversation settings around them. Every button carries a
+ * single-use token (`approve:<token>`, `approve:<token> always`, `deny:<token>`) that names one permission
+ * request; the token, the decision and the conversation's standing approvals live in the store, so a tap
+ * after a restart of any process is still understood. A second tap, a stale tap (LINE buttons can never be
+ * removed) or another person's tap is answered to that person alone and changes nothing.
+ */
+
+interface ButtonToken {
+  readonly requestId: string;
+  readonly agent: string;
+  readonly conversationKey: string;
+  /** The one person who may answer: the one whose turn asked. */
+  readonly userId: string;
+  readonly tool: string;
+  readonly createdAt: number;
+}
+
+export interface Decision {
+  readonly allow: boolean;
+  readonly by: string;
+  readonly at: number;
+  readonly scope: "once" | "conversation";
+}
+
+const tokenKey = (token: string) => `approval-token:${token}`;
+const decisionKey = (requestId: string) => `approval-decision:${requestId}`;
+const alwaysKey = (conversationKey: string) => `approval-always:${conversationKey}`;
+const verboseKey = (conversationKey: string) => `verbose:${conversationKey}`;
+
+/** The three buttons under a permission request, in the language of the person asked. */
+export async function approvalButtons(
+  ctx: RouterContext,
+  approval: PendingApproval,
+  language: Language,
+): Promise<ReplyButton[]> {
+  const token = randomBytes(9).toString("base64url");
+  const record: ButtonToken = {
+    requestId: approval.requestId,
+    agent: approval.agent,
+    conversationKey: approval.conversationKey,
+    userId: approval.userId,
+    tool: approval.tool,
+    createdAt: ctx.now(),
+  };
+  await ctx.deps.store.transportState.set(tokenKey(token), record);
+  return [
+    { label: message(language, "buttonAllowOnce"), value: `approve:${token}`, style: "primary" },
+    { label: message(language, "buttonAllowConversation"), value: `approve:${token} always` },
+    { label: message(language, "buttonDeny"), value: `deny:${token}`, style: "danger" },
+  ];
+}
+
+export async function decisionOf(ctx: RouterContext, requestId: string): Promise<Decision | undefined> {
+  return ctx.deps.store.transportState.get<Decision>(decisionKey(requestId));
+}
+
+/** Records the decision unless one exists; resolves false when the request was already decided. */
+export async function recordDecision(
+  ctx: RouterContext,
+  requestId: string,
+  decision: Decision,
+): Promise<boolean> {
+  if (await decisionOf(ctx, requestId)) return false;
+  await ctx.deps.store.transportState.set(decisionKey(requestId), decision);
+  return true;
+}
+
+/** Tools the conversation approved "for this conversation". */
+export async function standingApprovals(ctx: RouterContext, conversationKey: string): Promise<string[]> {
+  return (await ctx.deps.store.transportState.get<string[]>(alwaysKey(conversationKey))) ?? [];
+}
+
+async function allowForConversation(
+  ctx: RouterContext,
+  conversationKey: string,
+  tool: string,
+): Promise<void> {
+  const tools = await standingApprovals(ctx, conversationKey);
+  if (!tools.includes(tool))
+    await ctx.deps.store.transportState.set(alwaysKey(conversationKey), [...tools, tool]);
+}
+
+export async function isVerbose(ctx: RouterContext, conversationKey: string): Promise<boolean> {
+  return (await ctx.deps.store.transportState.get<boolean>(verboseKey(conversationKey))) === true;
+}
+
+export async function setVerbose(ctx: RouterContext, conversationKey: string, on: boolean): Promise<void> {
+  await ctx.deps.store.transportState.set(verboseKey(conversationKey), on);
+}
+
+/**
+ * A button press answering a permission request. Resolves false when the item is not a button press (a
+ * typed /approve, handled by the caller).
+ */
+export async function handleApprovalButton(
+  ctx: RouterContext,
+  item: InboxItem,
+  verb: "approve" | "deny",
+  args: string,
+  user: User,
+): Promise<boolean> {
+  const event = item.event;
+  if (event.content.type !== "action") return false;
+  const [token = "", scope] = args.trim().split(/\s+/);
+  const language = ctx.language(event);
+  const notice = async (key: MessageKey, params: Record<string, string> = {}) => {
+    await ctx.deps.outbox.enqueue({
+      idempotencyKey: `cmd:${item.id}`,
+      platform: event.platform,
+      conversationKey: event.conversation.key,
+      reply: event.reply,
+      inboundReceivedAt: event.receivedAt,
+      text: message(language, key, params),
+      extras: { noticeFor: event.sender.platformUserId, followup: true },
+    });
+    ctx.deps.kickDelivery();
+  };
+  const info = token ? await ctx.deps.store.transportState.get<ButtonToken>(tokenKey(token)) : undefined;
+  if (!info || info.conversationKey !== event.conversation.key) {
+    await notice("approvalStale");
+    return true;
+  }
+  if (info.userId !== user.id) {
+    await notice("approvalNotYours");
+    return true;
+  }
+  const earlier = await decisionOf(ctx, info.requestId);
+  if (earlier) {
+    await notice(earlier.allow ? "approvalAlreadyAllowed" : "approvalAlreadyDenied", { by: earlier.by });
+    return true;
+  }
+  const waiting = await ctx.waitingApprovals(event.conversation.key);
+  if (!waiting.some((a) => a.requestId === info.requestId)) {
+    await notice("approvalStale");
+    return true;
+  }
+  const allow = verb === "approve";
+  const by = event.sender.displayName ?? event.sender.platformUserId;
+  const forConversation = allow && scope === "always";
+  await recordDecision(ctx, info.requestId, {
+    allow,
+    by,
+    at: ctx.now(),
+    scope: forConversation ? "conversation" : "once",
+  });
+  if (forConversation) await allowForConversation(ctx, info.conversationKey, info.tool);
+  // The daemon answers with permission_resolved, which posts "approved/denied by …" for everyone.
+  await ctx.connection(info.agent, info.userId).send({
+    type: "permission",
+    requestId: info.requestId,
+    allow,
+    by,
+  });
+  // Telegram shows a spinner on the button until the press is answered.
+  if (event.platform === "telegram") await notice(allow ? "approvalAllowedToast" : "approvalDeniedToast");
+  return true;
+}

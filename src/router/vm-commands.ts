@@ -1,0 +1,105 @@
+import type { InboundEvent } from "../ingress/event.ts";
+import type { Project, User } from "../store/index.ts";
+import type { AgentInfo } from "../vm/port.ts";
+import type { RouterContext } from "./context.ts";
+import { duration, type Language, message } from "./messages.ts";
+
+/**
+ * `/vm status|start|stop|restart|delete` and `/projects`: the seed's VM management flow from chat. `/vm`
+ * acts on the project bound to this chat, or on the project named after the verb (`/vm stop website`);
+ * only the project's owner may change its VM. Deleting needs the project's name as confirmation.
+ */
+export async function runVmCommand(
+  ctx: RouterContext,
+  key: string,
+  event: InboundEvent,
+  user: User,
+  args: string,
+): Promise<void> {
+  const [verb = "status", named] = args.trim().split(/\s+/).filter(Boolean);
+  const { store, runtime, turns } = ctx.deps;
+  if (!["status", "start", "stop", "restart", "delete"].includes(verb)) {
+    return ctx.say(key, event, "vmUsage");
+  }
+  let project: Project | undefined;
+  if (named && verb !== "delete") project = await store.projects.byName(named);
+  else project = (await ctx.targetFor(event, user)).project;
+  if (!project && verb === "delete" && named) project = await store.projects.byName(named);
+  if (!project) return ctx.say(key, event, "vmNotBound");
+  const params = { project: project.name };
+  const owner = project.ownerUserId === user.id;
+  if (!owner) return ctx.say(key, event, verb === "status" ? "notMember" : "vmOwnerOnly", params);
+  const agent = `vm-${project.id}`;
+  const lang = ctx.language(event);
+
+  try {
+    switch (verb) {
+      case "status": {
+        const info = await runtime.inspect(agent);
+        if (!info) return ctx.say(key, event, "vmNotCreated", params);
+        return ctx.say(key, event, "vmStatus", {
+          ...params,
+          state: info.state,
+          detail: stateDetail(lang, info, ctx.now()),
+          host: info.host ?? "local",
+        });
+      }
+      case "start":
+        await ctx.connection(agent, user.id).ready();
+        return ctx.say(key, event, "vmStarted", params);
+      case "stop":
+      case "restart": {
+        if ((await turns.busyAgents()).has(agent)) return ctx.say(key, event, "vmBusy", params);
+        await ctx.dropConnection(agent);
+        await runtime.stop(agent, { reason: "manual" });
+        if (verb === "stop") return ctx.say(key, event, "vmStopped", params);
+        await ctx.connection(agent, user.id).ready();
+        return ctx.say(key, event, "vmRestarted", params);
+      }
+      case "delete": {
+        if (named !== project.name) return ctx.say(key, event, "vmDeleteConfirm", params);
+        if ((await turns.busyAgents()).has(agent)) return ctx.say(key, event, "vmBusy", params);
+        await ctx.dropConnection(agent);
+        await runtime.remove(agent, { volume: true, reason: "deleted" });
+        return ctx.say(key, event, "vmDeleted", params);
+      }
+    }
+  } catch (error) {
+    ctx.deps.logger.warn({ err: error, agent, verb }, "/vm failed");
+    return ctx.say(key, event, "vmFailed", { error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** `/projects`: the person's projects, each with its VM's state and whether this chat is bound to it. */
+export async function runProjectsCommand(
+  ctx: RouterContext,
+  key: string,
+  event: InboundEvent,
+  user: User,
+): Promise<void> {
+  const { store, runtime } = ctx.deps;
+  const mine = (await store.projects.list()).filter((p) => p.ownerUserId === user.id);
+  if (mine.length === 0) return ctx.say(key, event, "projectsNone");
+  const bound = await store.projects.bindingOf(event.conversation.key);
+  const lang = ctx.language(event);
+  const lines = await Promise.all(
+    mine.map(async (p) => {
+      const info = await runtime.inspect(`vm-${p.id}`);
+      const state = info ? info.state : lang === "zh-TW" ? "尚未建立" : "not created";
+      const here = bound?.projectId === p.id ? (lang === "zh-TW" ? "（此聊天）" : " (this chat)") : "";
+      return `• ${p.name}${here}: ${state}`;
+    }),
+  );
+  return ctx.say(key, event, "projectsList", { list: lines.join("\n") });
+}
+
+/** "went to sleep after 30 min idle, 2 h ago" and the like, for `/status` and `/vm status`. */
+export function stateDetail(lang: Language, info: AgentInfo, now: number): string {
+  if (info.state !== "stopped" || info.since === undefined) return info.error ?? "";
+  const idleFor = info.lastActiveAt !== undefined ? info.since - info.lastActiveAt : 0;
+  const reason = message(lang, "sleepReason", {
+    reason: info.reason ?? "stopped",
+    duration: duration(lang, Math.max(idleFor, 0)),
+  });
+  return message(lang, "asleepFor", { duration: duration(lang, now - info.since), reason });
+}

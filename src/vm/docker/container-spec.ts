@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import type Dockerode from "dockerode";
+import type { AgentSpec } from "../port.ts";
+
+/** Where the agent's volume is mounted: its conversations, Claude's config dir and the working tree. */
+export const AGENT_HOME = "/home/agent";
+/**
+ * Node.js's on-disk code cache, on the volume: a daemon (re)starting after a sleep skips compiling the
+ * Agent SDK and our sources again, which is most of its start-up time.
+ */
+export const NODE_COMPILE_CACHE = `${AGENT_HOME}/.cache/node-compile`;
+/** The unprivileged user of our images (uid/gid 1000, see images/agent/Dockerfile). */
+export const AGENT_USER = "1000:1000";
+export const LABEL = {
+  managed: "cloudclaude.managed",
+  instance: "cloudclaude.instance",
+  agent: "cloudclaude.agent",
+  kind: "cloudclaude.kind",
+  specHash: "cloudclaude.spec-hash",
+} as const;
+
+export interface ContainerLimits {
+  /** Bytes of memory (and memory+swap: no swap). */
+  readonly memoryBytes: number;
+  readonly nanoCpus: number;
+  readonly pids: number;
+  /** Size of the /tmp tmpfs in bytes. */
+  readonly tmpBytes: number;
+}
+
+export interface ContainerSettings {
+  readonly instance: string;
+  readonly image: string;
+  /** Docker network mode: `none` isolates the agent entirely (tests), `bridge` or a named network in production. */
+  readonly network: string;
+  readonly limits: ContainerLimits;
+}
+
+/**
+ * The container of an agent. Hardened by default (DESIGN §3): an unprivileged user, every capability
+ * dropped, no privilege escalation, a read-only root filesystem with tmpfs scratch space, memory, CPU and
+ * process limits, and never the Docker socket: the only writable places are the agent's volume and /tmp.
+ * The bridge needs no port: it runs through the engine's exec API.
+ */
+export function containerOptions(
+  spec: AgentSpec,
+  settings: ContainerSettings,
+  names: { container: string; volume: string },
+): Dockerode.ContainerCreateOptions {
+  const labels = agentLabels(spec, settings);
+  return {
+    name: names.container,
+    Image: settings.image,
+    User: AGENT_USER,
+    WorkingDir: AGENT_HOME,
+    Cmd: [
+      "/usr/local/bin/node",
+      "/opt/cloudclaude/bin/cloudclaude.js",
+      "agent",
+      "daemon",
+      "--home",
+      AGENT_HOME,
+      "--kind",
+      spec.kind,
+    ],
+    Env: Object.entries({ HOME: AGENT_HOME, NODE_COMPILE_CACHE, ...spec.env }).map(([k, v]) => `${k}=${v}`),
+    Labels: { ...labels, [LABEL.specHash]: specHash(spec, settings) },
+    StopSignal: "SIGTERM",
+    StopTimeout: 10,
+    HostConfig: {
+      // A tiny init as PID 1 reaps the orphans Claude Code's shell commands leave and forwards signals.
+      Init: true,
+      NetworkMode: settings.network,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      ReadonlyRootfs: true,
+      Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${settings.limits.tmpBytes}` },
+      Memory: settings.limits.memoryBytes,
+      MemorySwap: settings.limits.memoryBytes,
+      NanoCpus: settings.limits.nanoCpus,
+      PidsLimit: settings.limits.pids,
+      Mounts: [{ Type: "volume", Source: names.volume, Target: AGENT_HOME, ReadOnly: false }],
+      // The manager decides when an agent runs (idle policy, wake on message); the engine never restarts one.
+      RestartPolicy: { Name: "no" },
+      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "2" } },
+    },
+  };
+}
+
+export function agentLabels(spec: AgentSpec, settings: ContainerSettings): Record<string, string> {
+  return {
+    ...spec.labels,
+    [LABEL.managed]: "true",
+    [LABEL.instance]: settings.instance,
+    [LABEL.agent]: spec.name,
+    [LABEL.kind]: spec.kind,
+  };
+}
+
+/**
+ * A digest of everything that shapes a container (image, environment, limits, network). A stopped
+ * container whose digest differs is recreated on its next start, so a renewed credential or a new image
+ * takes effect without touching the volume; the secret values themselves never appear in a label.
+ */
+export function specHash(spec: AgentSpec, settings: ContainerSettings): string {
+  const env = Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b));
+  return createHash("sha256")
+    .update(JSON.stringify([settings.image, settings.network, settings.limits, spec.kind, env]))
+    .digest("hex")
+    .slice(0, 16);
+}

@@ -1,0 +1,234 @@
+import { PassThrough } from "node:stream";
+import type Dockerode from "dockerode";
+import type { Logger } from "../../shared/logger.ts";
+import type { AgentSpec, BridgeStream } from "../port.ts";
+import {
+  AGENT_HOME,
+  AGENT_USER,
+  agentLabels,
+  type ContainerSettings,
+  containerOptions,
+  LABEL,
+  NODE_COMPILE_CACHE,
+  specHash,
+} from "./container-spec.ts";
+
+export interface HostedContainer {
+  readonly agent: string;
+  readonly kind: "switchboard" | "project";
+  readonly running: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** How long `openBridge` lets the daemon of a just-started container take to open its socket. */
+const BRIDGE_WAIT_MS = 30_000;
+
+/**
+ * One Docker engine of the pool: creates, adopts, starts, stops and removes our containers and volumes
+ * there. Names are deterministic (`cloudclaude-<instance>-<agent>`), so every operation is idempotent: a
+ * create that finds the container adopts it, a stop of a stopped one is a no-op.
+ */
+export class DockerHost {
+  readonly name: string;
+  readonly docker: Dockerode;
+  readonly #settings: ContainerSettings;
+  readonly #logger: Logger;
+
+  constructor(options: { name: string; docker: Dockerode; settings: ContainerSettings; logger: Logger }) {
+    this.name = options.name;
+    this.docker = options.docker;
+    this.#settings = options.settings;
+    this.#logger = options.logger;
+  }
+
+  containerName(agent: string): string {
+    return `cloudclaude-${this.#settings.instance}-${agent}`;
+  }
+
+  volumeName(agent: string): string {
+    return `cloudclaude-${this.#settings.instance}-${agent}-home`;
+  }
+
+  /** Whether the engine answers within `timeoutMs`. */
+  async ping(timeoutMs = 3_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.docker.ping().then(() => true), timeout]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Makes sure the agent's volume and container exist (creating them, or adopting what is there) and
+   * that the container runs. A stopped container built from an older spec (image, credential, limits) is
+   * replaced; the volume always stays.
+   */
+  async ensureStarted(spec: AgentSpec): Promise<"started" | "already-running"> {
+    const container = this.docker.getContainer(this.containerName(spec.name));
+    let info = await inspectOrUndefined(container);
+    if (
+      info &&
+      !info.State.Running &&
+      info.Config.Labels?.[LABEL.specHash] !== specHash(spec, this.#settings)
+    ) {
+      this.#logger.info({ agent: spec.name, host: this.name }, "container spec changed; recreating it");
+      await container.remove({ force: true }).catch(ignoreStatus(404));
+      info = undefined;
+    }
+    if (info?.State.Running) return "already-running";
+    if (!info) {
+      await this.docker
+        .createVolume({ Name: this.volumeName(spec.name), Labels: agentLabels(spec, this.#settings) })
+        .catch(ignoreStatus(409));
+      await this.docker
+        .createContainer(
+          containerOptions(spec, this.#settings, {
+            container: this.containerName(spec.name),
+            volume: this.volumeName(spec.name),
+          }),
+        )
+        // A racing create (another manager, or our own retry after a lost response) made it: adopt it.
+        .catch(ignoreStatus(409));
+    }
+    await container.start().catch(ignoreStatus(304));
+    return "started";
+  }
+
+  /** Starts the existing container as it is (no spec check); false when there is none. */
+  async startExisting(agent: string): Promise<boolean> {
+    try {
+      await this.docker.getContainer(this.containerName(agent)).start();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 304) return true;
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  async stop(agent: string, graceSeconds = 10): Promise<void> {
+    await this.docker
+      .getContainer(this.containerName(agent))
+      .stop({ t: graceSeconds })
+      .catch(ignoreStatus(304, 404));
+  }
+
+  async removeContainer(agent: string): Promise<void> {
+    await this.docker
+      .getContainer(this.containerName(agent))
+      .remove({ force: true })
+      .catch(ignoreStatus(404));
+  }
+
+  async removeVolume(agent: string): Promise<void> {
+    await this.docker.getVolume(this.volumeName(agent)).remove().catch(ignoreStatus(404));
+  }
+
+  async inspect(agent: string): Promise<{ running: boolean; exitCode: number } | undefined> {
+    const info = await inspectOrUndefined(this.docker.getContainer(this.containerName(agent)));
+    return info && { running: info.State.Running, exitCode: info.State.ExitCode };
+  }
+
+  /** Our containers on this engine (this installation's only), running or not. */
+  async containers(): Promise<HostedContainer[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${this.#settings.instance}`] },
+    });
+    return list.flatMap((c) => {
+      const agent = c.Labels[LABEL.agent];
+      const kind = c.Labels[LABEL.kind];
+      if (!agent || (kind !== "switchboard" && kind !== "project")) return [];
+      return [{ agent, kind, running: c.State === "running", labels: c.Labels }];
+    });
+  }
+
+  /** Agents that have a volume on this engine (a volume outlives its container). */
+  async volumes(): Promise<string[]> {
+    const { Volumes } = await this.docker.listVolumes({
+      filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${this.#settings.instance}`] },
+    });
+    return (Volumes ?? []).flatMap((v) => {
+      const agent = v.Labels?.[LABEL.agent];
+      return agent ? [agent] : [];
+    });
+  }
+
+  /**
+   * Runs `cloudclaude agent bridge` in the container through the exec API; its stdin/stdout carry the
+   * bridge protocol. The bridge waits for the daemon's socket, so it can be opened right after a start.
+   */
+  async openBridge(agent: string): Promise<BridgeStream> {
+    const exec = await this.docker.getContainer(this.containerName(agent)).exec({
+      Cmd: [
+        "/usr/local/bin/node",
+        "/opt/cloudclaude/bin/cloudclaude.js",
+        "agent",
+        "bridge",
+        "--home",
+        AGENT_HOME,
+        "--wait",
+        String(BRIDGE_WAIT_MS),
+      ],
+      User: AGENT_USER,
+      Env: [`NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE}`],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    const socket = await exec.start({ hijack: true, stdin: true });
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    this.docker.modem.demuxStream(socket, stdout, stderr);
+    stderr.on("data", (chunk: Buffer) =>
+      this.#logger.debug({ agent, host: this.name, stderr: chunk.toString().trim() }, "bridge stderr"),
+    );
+    const closed = new Promise<void>((resolve) => {
+      const done = () => {
+        stdout.end();
+        resolve();
+      };
+      socket.once("end", done);
+      socket.once("close", done);
+      socket.once("error", done);
+    });
+    return {
+      // Writes go straight to the exec's stdin; the daemon side sees EOF when we end it.
+      stdin: socket,
+      stdout,
+      closed,
+      close: () => socket.destroy(),
+    };
+  }
+}
+
+async function inspectOrUndefined(
+  container: Dockerode.Container,
+): Promise<Dockerode.ContainerInspectInfo | undefined> {
+  try {
+    return await container.inspect();
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === "object" && error !== null && "statusCode" in error
+    ? Number((error as { statusCode: unknown }).statusCode)
+    : undefined;
+}
+
+/** For `.catch`: swallows engine errors with one of these HTTP statuses (already done, not there). */
+function ignoreStatus(...statuses: number[]): (error: unknown) => void {
+  return (error) => {
+    if (!statuses.includes(statusOf(error) ?? 0)) throw error;
+  };
+}
