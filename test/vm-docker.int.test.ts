@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./support/cli.ts";
-import { ensureTestImage, localDocker } from "./support/docker.ts";
+import { ensureTestImage, localDocker, removeInstance } from "./support/docker.ts";
 import { E2eSystem } from "./support/e2e.ts";
 
 /**
@@ -64,13 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await system?.stop();
-  const filters = { label: [`cloudclaude.instance=${instance}`] };
-  for (const c of await docker.listContainers({ all: true, filters })) {
-    await docker.getContainer(c.Id).remove({ force: true });
-  }
-  for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) {
-    await docker.getVolume(v.Name).remove();
-  }
+  await removeInstance(docker, instance);
 }, 120_000);
 
 describe("Docker runtime end to end", () => {
@@ -119,8 +113,8 @@ describe("Docker runtime end to end", () => {
   }, 120_000);
 
   it("/vm stop, /vm start, /projects and /vm delete with confirmation, from chat", async () => {
-    // Someone else may not touch it.
-    await ask(3, "/vm stop harbor", (t) => t.includes("Only the owner of harbor"));
+    // Someone else naming it is told it does not exist for them.
+    await ask(3, "/vm stop harbor", (t) => t.includes("You have no project named harbor"));
 
     await ask(2, "/vm stop", (t) => t.includes("is stopped"));
     expect((await containers("vm-"))[0]?.State).not.toBe("running");

@@ -6,7 +6,8 @@
 // Measured through the VM Manager (the real one, SQLite records, the test image with the fake Claude Code):
 //   create → ready:   ensureRunning of a new agent + bridge through exec + the daemon's welcome
 //   stopped → ready:  the same for a stopped agent (container and volume exist)
-//   warm hand-off:    bridge attached: turn frame written → the turn's first event read back
+//   stopped → first event: the above, then a message's turn (the session opens, Claude Code starts)
+//   warm hand-off:    bridge attached and session open: turn frame written → the turn's first event
 // Floor: the engine's API alone, same image and command: create + start returned; start of a stopped one.
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
@@ -120,12 +121,10 @@ try {
     return took;
   });
 
-  const a = await ready("sb-stopped");
-  await measure("warm hand-off: turn frame → first event", async (i) => {
-    const turnId = `bench-${i}`;
+  /** Sends a turn on `a` and resolves when its first event comes back; `done` when it finishes. */
+  const sendTurn = (a: Awaited<ReturnType<typeof ready>>, turnId: string, text: string) => {
     const first = a.next((f) => f.turnId === turnId);
-    const finished = a.next((f) => f.turnId === turnId && f.type === "turn_finished");
-    const t0 = process.hrtime.bigint();
+    const done = a.next((f) => f.turnId === turnId && f.type === "turn_finished");
     a.bridge.stdin.write(
       encodeFrame({
         type: "turn",
@@ -133,13 +132,33 @@ try {
         conversation: "bench:c1",
         attempt: 1,
         sessionId: null,
-        text: `echo ${i}`,
+        text,
         sender: { id: "bench" },
       }),
     );
-    await first;
+    return { first, done };
+  };
+
+  await measure("stopped → first event of a message (wake, attach, open session, turn)", async (i) => {
+    await manager.stop("sb-stopped");
+    const t0 = process.hrtime.bigint();
+    const a = await ready("sb-stopped");
+    const turn = sendTurn(a, `wake-${i}`, `echo ${i}`);
+    await turn.first;
     const took = ms(t0);
-    await finished;
+    await turn.done;
+    a.bridge.close();
+    return took;
+  });
+
+  const a = await ready("sb-stopped");
+  await sendTurn(a, "warm-up", "echo warm").done; // the session is open from here on
+  await measure("warm hand-off: turn frame → first event", async (i) => {
+    const t0 = process.hrtime.bigint();
+    const turn = sendTurn(a, `bench-${i}`, `echo ${i}`);
+    await turn.first;
+    const took = ms(t0);
+    await turn.done;
     return took;
   });
   a.bridge.close();

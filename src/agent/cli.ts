@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { errorMessage } from "../shared/errors.ts";
@@ -57,8 +57,8 @@ function parse<T>(usage: string, read: () => T): Parsed<T> {
 }
 
 export async function agentDaemonMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  // As a container's PID 1 a signal without a handler is ignored: until the daemon's own handler is in
-  // place (after loading the SDK, about a second), a stop request simply ends the process.
+  // Until the daemon's own handler is in place (after loading the SDK, about a second), a stop request
+  // simply ends the process (as a container's PID 1, without an init, it would otherwise be ignored).
   const stopWhileStarting = () => process.exit(143);
   process.once("SIGTERM", stopWhileStarting);
   process.once("SIGINT", stopWhileStarting);
@@ -93,8 +93,11 @@ export async function agentDaemonMain(argv: readonly string[], env: NodeJS.Proce
     settings = agentSettings(env, kind, paths.claudeConfig, join(paths.agentDir, "google-credentials.json"));
     if (settings.googleCredentials) {
       mkdirSync(paths.agentDir, { recursive: true });
-      writeFileSync(settings.googleCredentials.file, settings.googleCredentials.json, { mode: 0o600 });
-      chmodSync(settings.googleCredentials.file, 0o600); // an existing file keeps its mode otherwise
+      // Written aside with its final mode, then renamed: the key is never readable by others, not even
+      // for a moment, and never half written.
+      const temporary = `${settings.googleCredentials.file}.${process.pid}-${Date.now()}.tmp`;
+      writeFileSync(temporary, settings.googleCredentials.json, { mode: 0o600, flag: "wx" });
+      renameSync(temporary, settings.googleCredentials.file);
     }
   } catch (error) {
     const problems =
@@ -112,14 +115,19 @@ export async function agentDaemonMain(argv: readonly string[], env: NodeJS.Proce
   const onRejection = (reason: unknown) => logger.error({ err: reason }, "unhandled rejection");
   process.on("unhandledRejection", onRejection);
   try {
+    const runtime = new SdkRuntime({ kind, paths, settings, logger });
     const handle = await runDaemon({
       home,
       kind,
-      runtime: new SdkRuntime({ kind, paths, settings, logger }),
+      runtime,
       logger,
       permissionTimeoutMs: settings.permissionTimeoutMs,
       idleMs: settings.idleMs,
     });
+    // Listening: let the router's hello be answered first, then load the SDK before the first turn needs it.
+    setTimeout(() => {
+      runtime.ready().catch((error: unknown) => logger.error({ err: error }, "could not load the Agent SDK"));
+    }, 250).unref();
     const stop = () => void handle.stop();
     process.off("SIGTERM", stopWhileStarting);
     process.off("SIGINT", stopWhileStarting);

@@ -6,6 +6,11 @@
 export type { AgentEvent, DaemonFrame, RouterFrame } from "./protocol.ts";
 
 export interface AgentRuntime {
+  /**
+   * Loads what opening a session needs. The daemon answers the bridge before this is done and awaits it
+   * before opening the first session.
+   */
+  ready?(): Promise<void>;
   /** Starts a live agent session for one conversation, resuming `resume` when given. */
   open(spec: SessionSpec, host: SessionHost): AgentSession;
 }
@@ -56,6 +61,10 @@ export type TurnOutcome =
       readonly text: string;
       readonly isError: boolean;
       readonly interrupted: boolean;
+      /** Claude Code's name for the API error that ended the turn (`authentication_failed`, …). */
+      readonly errorKind?: string;
+      /** The HTTP status of that API error, when Claude Code reported one. */
+      readonly apiErrorStatus?: number;
       readonly costUsd?: number;
       readonly usage?: Record<string, number>;
       readonly durationMs: number;

@@ -19,6 +19,32 @@ export const PROTOCOL_VERSION = 1;
 const conversation = z.string().min(1).max(512);
 const turnId = z.string().min(1).max(200);
 
+/** At most this many files ride on one `turn` frame. */
+export const MAX_TURN_ATTACHMENTS = 10;
+/** At most this many bytes (decoded) of files ride on one `turn` frame: its base64 fits a 64 MiB frame. */
+export const MAX_TURN_ATTACHMENT_BYTES = 40 * 1024 * 1024;
+
+/**
+ * A file the person sent with the turn, already downloaded by the control plane. The daemon writes it
+ * under `<workspace>/attachments/<turnId>/` (the name made safe) and tells Claude where it is.
+ */
+export const TurnAttachment = z.object({
+  /** The name the person gave it (or one derived from the platform's); sanitised by the daemon. */
+  name: z.string().min(1).max(1_000),
+  /** The media type, e.g. `image/jpeg`; `application/octet-stream` when unknown. */
+  mediaType: z.string().min(1).max(255),
+  dataBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/),
+});
+export type TurnAttachment = z.infer<typeof TurnAttachment>;
+const turnAttachments = z
+  .array(TurnAttachment)
+  .max(MAX_TURN_ATTACHMENTS)
+  .refine(
+    (files) =>
+      files.reduce((n, f) => n + f.dataBase64.length, 0) <= Math.ceil(MAX_TURN_ATTACHMENT_BYTES / 3) * 4,
+    { message: `attachments over ${MAX_TURN_ATTACHMENT_BYTES} bytes in all` },
+  );
+
 // ---- Router → daemon
 
 export const RouterFrame = z.discriminatedUnion("type", [
@@ -37,6 +63,8 @@ export const RouterFrame = z.discriminatedUnion("type", [
     sessionId: z.string().min(1).nullable(),
     text: z.string(),
     sender: z.object({ id: z.string(), name: z.string().optional() }),
+    /** Files the person sent (bounded: `MAX_TURN_ATTACHMENTS`, `MAX_TURN_ATTACHMENT_BYTES`). */
+    attachments: turnAttachments.optional(),
   }),
   /** Interrupts the running turn of the conversation, if any (`/cancel`). */
   z.object({ type: z.literal("interrupt"), conversation }),
@@ -119,6 +147,13 @@ export const AgentEvent = z.discriminatedUnion("type", [
     text: z.string(),
     isError: z.boolean(),
     interrupted: z.boolean(),
+    /**
+     * Why Claude Code ended the turn with an error, as it names it on the API-error message
+     * (`authentication_failed`, `rate_limit`, `billing_error`, …), when it said. Structured, unlike `text`.
+     */
+    errorKind: z.string().optional(),
+    /** The HTTP status of the API error that ended the turn (401: the credential was refused), when known. */
+    apiErrorStatus: z.number().int().optional(),
     costUsd: z.number().optional(),
     usage: z.record(z.string(), z.number()).optional(),
     durationMs: z.number(),

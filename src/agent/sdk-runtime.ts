@@ -1,12 +1,9 @@
-import {
-  createSdkMcpServer,
-  type Options,
-  type Query,
-  query,
-  type SDKMessage,
-  type SDKResultMessage,
-  type SDKUserMessage,
-  tool,
+import type {
+  Options,
+  Query,
+  SDKMessage,
+  SDKResultMessage,
+  SDKUserMessage,
 } from "@anthropic-ai/claude-agent-sdk";
 import { errorMessage } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -31,6 +28,26 @@ export interface SdkRuntimeOptions {
 /** How long a graceful close waits for Claude Code to finish and exit before it is killed. */
 const GRACEFUL_CLOSE_MS = 10_000;
 
+type Sdk = typeof import("@anthropic-ai/claude-agent-sdk");
+let sdk: Sdk | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * The SDK is loaded on demand rather than at start-up: compiling it is most of a daemon's start time, and a
+ * woken agent should answer the bridge's hello first and load this while the router sends the turn.
+ */
+function loadSdk(): Promise<void> {
+  loading ??= import("@anthropic-ai/claude-agent-sdk").then((module) => {
+    sdk = module;
+  });
+  return loading;
+}
+
+function loadedSdk(): Sdk {
+  if (!sdk) throw new Error("the Agent SDK is not loaded yet (await runtime.ready() first)");
+  return sdk;
+}
+
 /**
  * The Claude Agent SDK as the daemon's runtime: one `query()` in streaming-input mode per live session,
  * a push queue as its prompt, turns delimited by `result` messages.
@@ -42,6 +59,10 @@ export class SdkRuntime implements AgentRuntime {
 
   constructor(options: SdkRuntimeOptions) {
     this.options = options;
+  }
+
+  ready(): Promise<void> {
+    return loadSdk();
   }
 
   open(spec: SessionSpec, host: SessionHost): AgentSession {
@@ -108,6 +129,7 @@ export class SdkRuntime implements AgentRuntime {
 
 /** A fresh in-process MCP server per session: an MCP server instance connects to one transport only. */
 function switchboardServer(host: SessionHost) {
+  const { createSdkMcpServer, tool } = loadedSdk();
   return createSdkMcpServer({
     name: SWITCHBOARD_MCP_SERVER,
     version: "1",
@@ -126,6 +148,8 @@ interface RunningTurn {
   interruptRequested: boolean;
   /** Claude Code has begun the turn (its system/init or output arrived). */
   begun: boolean;
+  /** The error Claude Code named on an API-error assistant message of this turn (`authentication_failed`, …). */
+  errorKind?: string;
 }
 
 interface SessionDeps {
@@ -151,7 +175,7 @@ class SdkSession implements AgentSession {
     this.host = host;
     this.deps = deps;
     this.costBaseline = deps.baseline;
-    this.query = query({ prompt: this.input, options });
+    this.query = loadedSdk().query({ prompt: this.input, options });
     this.pumped = this.pump();
   }
 
@@ -237,6 +261,7 @@ class SdkSession implements AgentSession {
         }
       }
     } else if (message.type === "assistant" && message.parent_tool_use_id === null) {
+      if (message.error !== undefined) turn.errorKind = message.error;
       for (const block of message.message.content) {
         if (block.type === "tool_use")
           this.host.toolUse({ toolUseId: block.id, name: block.name, input: block.input });
@@ -266,12 +291,16 @@ class SdkSession implements AgentSession {
     const usage: Record<string, number> = {};
     for (const [key, value] of Object.entries(result.usage))
       if (typeof value === "number") usage[key] = value;
+    const isError = interrupted ? false : result.is_error;
+    const status = "api_error_status" in result ? result.api_error_status : undefined;
     return {
       kind: "finished",
       sessionId,
       text,
-      isError: interrupted ? false : result.is_error,
+      isError,
       interrupted,
+      ...(isError && turn.errorKind !== undefined && { errorKind: turn.errorKind }),
+      ...(isError && typeof status === "number" && { apiErrorStatus: status }),
       durationMs: result.duration_ms,
       usage,
       ...(costUsd === undefined ? {} : { costUsd: Number(costUsd.toFixed(6)) }),

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
 import type { Kysely } from "kysely";
+import { AttachmentFetcher } from "../attachments/download.ts";
 import type { Config } from "../config/index.ts";
 import { mountConnect } from "../connect/routes.ts";
 import {
@@ -16,12 +17,15 @@ import {
 } from "../delivery/index.ts";
 import { createHttpApp } from "../http/app.ts";
 import { type RunningServer, startHttpServer } from "../http/server.ts";
+import { stopAgentsOf } from "../identity/agents.ts";
 import { guardOutbox } from "../identity/outbound.ts";
 import { createInbox, type Inbox } from "../inbox/index.ts";
 import { createWebhookPlatforms, mountWebhookRoutes } from "../ingress/index.ts";
 import { createTransports } from "../ingress/transports/index.ts";
+import { purgeApprovalState } from "../router/approvals.ts";
 import { Router, TurnStore } from "../router/index.ts";
 import { assertKeysPresent, loadSecrets, redactSecrets } from "../secrets/index.ts";
+import { KeyHolders } from "../secrets/presence.ts";
 import type { Logger } from "../shared/logger.ts";
 import { createMetrics, registerInboxGauges } from "../shared/metrics.ts";
 import { openStore, type Store } from "../store/index.ts";
@@ -61,7 +65,7 @@ export type Role = "all" | "ingress";
 
 export async function createSystem(config: Config, logger: Logger, role: Role = "all"): Promise<System> {
   const metrics = createMetrics();
-  const secrets = loadSecrets(config);
+  const secrets = loadSecrets(config, { create: true });
   if (secrets.created)
     logger.warn(
       { file: config.secrets.keyFile },
@@ -69,9 +73,14 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     );
   const { store, handle, appliedMigrations } = await openStore(config.database, { secrets: secrets.box });
   if (appliedMigrations.length > 0) logger.info({ migrations: appliedMigrations }, "database migrated");
+  // This server holds the master keys while it runs: `keys rotate` refuses to run meanwhile (and we refuse
+  // to start during one).
+  let keyHolder: { stop(): Promise<void> } | undefined;
   try {
+    keyHolder = await new KeyHolders(handle.db).serve();
     await assertKeysPresent(store, secrets.box.keyIds);
   } catch (error) {
+    await keyHolder?.stop().catch(() => {});
     await store.close();
     throw error;
   }
@@ -90,7 +99,8 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     logger,
     target: async (turnId) => {
       const turn = await turns.get(turnId);
-      if (!turn) return undefined;
+      // An ended turn's answer owns its message: no stale update may overwrite it (another process's).
+      if (turn?.status !== "running") return undefined;
       const identities = await store.identities.listForUser(turn.userId);
       return {
         platform: turn.reply.platform,
@@ -106,6 +116,7 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     senders,
     governor,
     closeLive: (streamKey) => live.close(streamKey),
+    attachAfterChunks: config.delivery.attachAfterChunks,
     logger,
     // A message claimed by a process that then crashed waits for its lease to lapse, and holds the
     // conversation's later replies behind it: keep that short (like the router's), the sends shorter still.
@@ -124,19 +135,26 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     },
     started: (conversation, turnId) => live.started(conversation, turnId),
     ended: (conversation, turnId) => live.ended(conversation, turnId),
+    restarted: (conversation, turnId) => live.restarted(conversation, turnId),
   };
   const router = new Router({
     consumerId: `${hostname()}:${process.pid}`,
     inbox: baseInbox,
     store,
     turns,
-    // Redacts secrets from everything the router says, and tells a person once when Claude refuses their key.
-    outbox: guardOutbox(outbox, { store, turns, logger }),
+    // Redacts secrets from everything the router says.
+    outbox: guardOutbox(outbox),
     runtime,
     agents: config.agents,
     logger,
     kickDelivery: () => dispatcher.kick(),
     stream: streams,
+    attachments: new AttachmentFetcher({
+      platforms: config.platforms,
+      maxBytes: config.agents.attachmentMaxBytes ?? 20 * 1024 * 1024,
+      timeoutMs: config.agents.attachmentTimeoutMs ?? 60_000,
+      logger,
+    }),
   });
   // Whatever stores an inbound message wakes the router at once instead of at its next poll.
   const inbox = notifyOnEnqueue(baseInbox, () => router.kick());
@@ -159,11 +177,10 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     outbox,
     kickDelivery: () => dispatcher.kick(),
     logger,
+    // Agents with a running turn are skipped: they get the new credential when they next sleep.
     restartAgentsOf: async (userId) => {
-      const owned = (await store.projects.list()).filter((p) => p.ownerUserId === userId);
-      for (const name of [`sb-${userId}`, ...owned.map((p) => `vm-${p.id}`)]) {
-        if ((await runtime.inspect(name))?.state === "running") await runtime.stop(name);
-      }
+      const busyAgents = () => turns.busyAgents(config.agents.turnTimeoutMs + 5 * 60_000);
+      await stopAgentsOf({ store, runtime, busyAgents }, userId, "credential");
     },
   });
   const platforms = createWebhookPlatforms(config.platforms);
@@ -185,6 +202,9 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
   // Handled items are kept for the dedupe window, then purged.
   const purgeTimer = setInterval(() => {
     baseInbox.purge().catch((error: unknown) => logger.warn({ err: error }, "inbox purge failed"));
+    purgeApprovalState(handle.db).catch((error: unknown) =>
+      logger.warn({ err: error }, "approval state purge failed"),
+    );
   }, 15 * 60_000);
   purgeTimer.unref();
 
@@ -228,10 +248,13 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
           ["purge timer", async () => clearInterval(purgeTimer)],
           // After intake: leases in hand are given back so the next start resumes them at once.
           ["router", () => router.stop()],
+          // Live updates stop first: the final replies the dispatcher still sends take their messages over.
+          ["live replies", () => live.stop()],
           ["delivery", () => dispatcher.stop()],
           ["vm supervisor", async () => supervisor?.stop()],
           ["agents", () => runtime.close()],
           ["inbox", () => baseInbox.close()],
+          ["key holder", async () => keyHolder?.stop()],
           ["store", () => store.close()],
         ];
         for (const [name, step] of steps) {
@@ -271,7 +294,9 @@ function createRuntime(
     logger,
     switchboardIdleMs: config.docker.switchboardIdleMs,
     projectIdleMs: config.docker.projectIdleMs,
-    busyAgents: () => turns.busyAgents(),
+    // A turn older than its deadline (plus slack) is no longer running, whatever its record says.
+    busyAgents: () => turns.busyAgents(config.agents.turnTimeoutMs + 5 * 60_000),
+    singleProcess: config.database.kind === "sqlite",
     sweepMs: Math.min(
       30_000,
       Math.max(1_000, Math.min(config.docker.switchboardIdleMs, config.docker.projectIdleMs) / 4),

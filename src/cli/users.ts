@@ -1,7 +1,12 @@
 import type { Command } from "commander";
+import { pino } from "pino";
 import type { Config } from "../config/index.ts";
 import { standingOfUser } from "../identity/access.ts";
-import { PLATFORMS, type Platform, type Store, type User } from "../store/index.ts";
+import { stopAgentsOf } from "../identity/agents.ts";
+import { TurnStore } from "../router/turn-store.ts";
+import { createLogger } from "../shared/logger.ts";
+import { type OpenedStore, PLATFORMS, type Platform, type Store, type User } from "../store/index.ts";
+import { createVmManager } from "../vm/docker/pool.ts";
 import { withStore } from "./with-store.ts";
 
 /**
@@ -69,38 +74,93 @@ export function registerUserCommands(program: Command, load: () => Config): void
       }),
     );
 
-  for (const [name, status, said] of [
-    ["suspend", "suspended", "suspended: nothing they send is handled"],
-    ["reinstate", "active", "reinstated"],
-  ] as const) {
-    users
-      .command(name)
-      .description(
-        name === "suspend"
-          ? "Suspend a person: their messages, commands and approvals are refused until reinstated."
-          : "Lift a suspension.",
-      )
-      .argument("<who>", "platform:userId or a user id")
-      .action((who: string) =>
-        withStore(load(), async ({ store }) => {
-          const user = await find(store, who);
-          await store.access.set(user.id, { status });
-          console.log(`${who} ${said}`);
-        }),
-      );
-  }
+  users
+    .command("suspend")
+    .description(
+      "Suspend a person: their messages, commands, approvals and /connect links are refused until reinstated; their idle agents are stopped.",
+    )
+    .argument("<who>", "platform:userId or a user id")
+    .action((who: string) =>
+      withStore(load(), async (opened) => {
+        const user = await find(opened.store, who);
+        await opened.store.access.set(user.id, { status: "suspended" });
+        await withdrawCodes(opened.store, user.id);
+        console.log(`${who} suspended: nothing they send is handled, their open codes are withdrawn`);
+        console.log(await stopAgents(load(), opened, user.id, "suspended"));
+      }),
+    );
 
   users
-    .command("remove")
-    .description("Remove a person: their identities, credentials and open codes are deleted.")
+    .command("reinstate")
+    .description("Lift a suspension.")
     .argument("<who>", "platform:userId or a user id")
     .action((who: string) =>
       withStore(load(), async ({ store }) => {
         const user = await find(store, who);
-        await store.access.removeUser(user.id);
-        console.log(`${who} removed (user ${user.id}; projects they own remain until deleted)`);
+        await store.access.set(user.id, { status: "active" });
+        console.log(`${who} reinstated`);
       }),
     );
+
+  users
+    .command("remove")
+    .description(
+      "Remove a person: their credentials and open codes are deleted, their idle agents stopped, and they are refused (in every access mode) until `users allow` admits them again.",
+    )
+    .argument("<who>", "platform:userId or a user id")
+    .action((who: string) =>
+      withStore(load(), async (opened) => {
+        const user = await find(opened.store, who);
+        await opened.store.access.removeUser(user.id);
+        console.log(
+          `${who} removed (user ${user.id}): refused until \`users allow\`; projects they own remain until deleted`,
+        );
+        console.log(await stopAgents(load(), opened, user.id, "removed"));
+      }),
+    );
+}
+
+/** Withdraws every code a person holds: their /connect link, /link code and /invite codes stop working. */
+async function withdrawCodes(store: Store, userId: string): Promise<void> {
+  for (const purpose of ["connect", "link", "invite"] as const) await store.codes.revoke(userId, purpose);
+}
+
+/**
+ * Stops the person's running agents (Docker runtime), leaving those with a running turn alone (it ends,
+ * and the agent sleeps when idle). With the process runtime the agents are the server's children, which
+ * this command cannot reach: they go to sleep when idle, and nothing the person sends reaches them.
+ */
+async function stopAgents(
+  config: Config,
+  opened: OpenedStore,
+  userId: string,
+  reason: string,
+): Promise<string> {
+  if (config.agents.runtime !== "docker")
+    return "agents: the process runtime's agents are the server's; they stop when idle";
+  const logger = createLogger({
+    level: "warn",
+    name: "cloudclaude-cli",
+    destination: pino.destination({ dest: 2, sync: true }),
+  });
+  const manager = createVmManager(config.docker, opened.handle.db, logger);
+  for (const host of manager.hosts) manager.setHostUp(host.name, await host.ping());
+  const turns = new TurnStore(opened.handle.db);
+  const { stopped, busy } = await stopAgentsOf(
+    {
+      store: opened.store,
+      runtime: manager,
+      busyAgents: () => turns.busyAgents(config.agents.turnTimeoutMs + 5 * 60_000),
+    },
+    userId,
+    reason,
+  );
+  return [
+    `agents stopped: ${stopped.join(", ") || "none running"}`,
+    ...(busy.length > 0
+      ? [`left running (a turn in progress; they sleep when idle): ${busy.join(", ")}`]
+      : []),
+  ].join("\n");
 }
 
 /** The user named by `who`: a user id or a `platform:userId`. Throws a clear error when there is none. */

@@ -6,6 +6,7 @@ import type { Store } from "../store/index.ts";
 import { parseHostList } from "../vm/docker/connection.ts";
 import { createVmManager } from "../vm/docker/pool.ts";
 import type { VmManager } from "../vm/manager.ts";
+import { projectAgent } from "../vm/names.ts";
 import { withStore } from "./with-store.ts";
 
 /**
@@ -20,7 +21,7 @@ export function registerVmCommands(program: Command, load: () => Config): void {
     .description("List agents: state, host, last activity.")
     .action(() =>
       withManager(load(), async ({ manager, store }) => {
-        const names = new Map((await store.projects.list()).map((p) => [`vm-${p.id}`, p.name]));
+        const names = new Map((await store.projects.list()).map((p) => [projectAgent(p.id), p.name]));
         const all = await manager.list();
         if (all.length === 0) console.log("no agents yet");
         for (const a of all) {
@@ -119,7 +120,7 @@ async function resolveAgent(store: Store, name: string): Promise<string> {
   if (/^(sb|vm)-/.test(name)) return name;
   const project = await store.projects.byName(name);
   if (!project) throw new Error(`no agent or project named ${name}`);
-  return `vm-${project.id}`;
+  return projectAgent(project.id);
 }
 
 function ago(ms: number): string {

@@ -30,6 +30,8 @@ export interface DeliveryConfig {
   readonly editIntervalMs: number;
   readonly groupEditIntervalMs: number;
   readonly botPerSecond: number;
+  /** A reply longer than this many chunks is sent as a short head plus a file where bots can upload (0: never). */
+  readonly attachAfterChunks: number;
 }
 
 export interface AgentsConfig {
@@ -42,12 +44,23 @@ export interface AgentsConfig {
   readonly turnTimeoutMs: number;
   readonly permissionTimeoutMs: number;
   readonly idleMs: number;
+  /** Serve the webchat (CLOUDCLAUDE_WEBCHAT; `auto`: only when the server is local, see `webchatAdmin`). */
   readonly webchat: boolean;
+  /**
+   * The webchat's person is the local operator, an admin: only when nobody else can reach the listener
+   * (no CLOUDCLAUDE_PUBLIC_URL and a loopback CLOUDCLAUDE_HOST). Otherwise `webchat:local` is an ordinary
+   * identity that must be admitted like any other (docs/identity.md).
+   */
+  readonly webchatAdmin: boolean;
   readonly language: "en" | "zh-TW";
   /** Who may use the server (docs/identity.md). */
   readonly access: "allowlist" | "invite" | "open";
   /** Base of the links people are sent (`/connect/<id>`): CLOUDCLAUDE_PUBLIC_URL, else this listener. */
   readonly publicUrl: string;
+  /** Largest file a person may send the agent, per file (CLOUDCLAUDE_ATTACHMENT_MAX_BYTES). */
+  readonly attachmentMaxBytes?: number;
+  /** How long one such download may take (CLOUDCLAUDE_ATTACHMENT_TIMEOUT_MS). */
+  readonly attachmentTimeoutMs?: number;
 }
 
 /** The VM Manager's pool of Docker hosts and what its containers get (CLOUDCLAUDE_RUNTIME=docker). */
@@ -76,6 +89,8 @@ export interface PlatformsConfig {
     readonly botUserId: string | undefined;
     readonly accessToken: string | undefined;
     readonly apiBaseUrl: string;
+    /** Where message content (images, files people send) is fetched: LINE_DATA_API_BASE_URL. */
+    readonly dataApiBaseUrl?: string;
   };
   readonly slack: {
     readonly signingSecret: string | undefined;
@@ -200,10 +215,13 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       turnTimeoutMs: v.CLOUDCLAUDE_TURN_TIMEOUT_MS,
       permissionTimeoutMs: v.CLOUDCLAUDE_PERMISSION_TIMEOUT_MS,
       idleMs: v.CLOUDCLAUDE_AGENT_IDLE_MS,
-      webchat: v.CLOUDCLAUDE_WEBCHAT === "on",
+      webchat: v.CLOUDCLAUDE_WEBCHAT === "on" || (v.CLOUDCLAUDE_WEBCHAT === "auto" && localOnly(v)),
+      webchatAdmin: localOnly(v),
       language: v.CLOUDCLAUDE_LANGUAGE,
       access: v.CLOUDCLAUDE_ACCESS,
       publicUrl: v.CLOUDCLAUDE_PUBLIC_URL ?? `http://${v.CLOUDCLAUDE_HOST}:${v.CLOUDCLAUDE_PORT}`,
+      attachmentMaxBytes: v.CLOUDCLAUDE_ATTACHMENT_MAX_BYTES,
+      attachmentTimeoutMs: v.CLOUDCLAUDE_ATTACHMENT_TIMEOUT_MS,
     },
     secrets: {
       masterKeys: v.CLOUDCLAUDE_MASTER_KEY,
@@ -229,6 +247,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       editIntervalMs: v.DELIVERY_EDIT_INTERVAL_MS,
       groupEditIntervalMs: v.DELIVERY_GROUP_EDIT_INTERVAL_MS,
       botPerSecond: v.DELIVERY_BOT_RATE,
+      attachAfterChunks: v.DELIVERY_ATTACH_AFTER_CHUNKS,
     },
     platforms: {
       line: {
@@ -236,6 +255,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
         botUserId: v.LINE_BOT_USER_ID,
         accessToken: v.LINE_CHANNEL_ACCESS_TOKEN,
         apiBaseUrl: v.LINE_API_BASE_URL,
+        dataApiBaseUrl: v.LINE_DATA_API_BASE_URL,
       },
       slack: {
         signingSecret: v.SLACK_SIGNING_SECRET,
@@ -287,4 +307,11 @@ function readConfigFile(file: string): Record<string, string | undefined> {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/** Whether only this machine can reach the server: no public URL, and a loopback listener. */
+function localOnly(v: { CLOUDCLAUDE_PUBLIC_URL?: string | undefined; CLOUDCLAUDE_HOST: string }): boolean {
+  if (v.CLOUDCLAUDE_PUBLIC_URL !== undefined) return false;
+  const host = v.CLOUDCLAUDE_HOST.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -192,6 +192,27 @@ export const VARIABLES = {
     expect: "a file path",
     fix: "Point it at an executable `claude`, or unset it.",
   },
+  CLOUDCLAUDE_ATTACHMENT_MAX_BYTES: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(40 * 1024 * 1024),
+    default: "20971520",
+    group: "Agents",
+    description:
+      "Largest file a person may send the agent (bytes, per file; at most 40 MiB). Larger ones are not downloaded, and the person and the agent are told.",
+    expect: "an integer from 1 to 41943040",
+    fix: "Use e.g. 20971520 (20 MiB).",
+  },
+  CLOUDCLAUDE_ATTACHMENT_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(1_000).max(600_000),
+    default: "60000",
+    group: "Agents",
+    description: "How long downloading one file a person sent may take before it is given up on.",
+    expect: "an integer from 1000 to 600000",
+    fix: "Use e.g. 60000.",
+  },
   CLOUDCLAUDE_TURN_TIMEOUT_MS: {
     schema: z.coerce
       .number()
@@ -230,13 +251,13 @@ export const VARIABLES = {
     fix: "Use e.g. 600000 (10 minutes).",
   },
   CLOUDCLAUDE_WEBCHAT: {
-    schema: onOff,
-    default: "on",
+    schema: z.enum(["auto", "on", "off"]),
+    default: "auto",
     group: "Agents",
     description:
-      "Serve the webchat page at / (a local person chats with their switchboard; no chat app needed).",
-    expect: "on or off",
-    fix: "Use on, or off on a public server.",
+      "Serve the webchat page at / (a person chats with their switchboard; no chat app needed). auto: only on a local server (no CLOUDCLAUDE_PUBLIC_URL, CLOUDCLAUDE_HOST a loopback address), where the webchat user is the local operator (an admin). on: also on a public server, where webchat:local is an ordinary identity (admit it explicitly).",
+    expect: "auto, on or off",
+    fix: "Use auto (the default), or off on a public server.",
   },
   CLOUDCLAUDE_LANGUAGE: {
     schema: z.enum(["en", "zh-TW"]),
@@ -378,6 +399,15 @@ export const VARIABLES = {
     expect: "an integer from 1 to 1000",
     fix: "Use e.g. 25 (Telegram allows about 30 a second, Discord 50).",
   },
+  DELIVERY_ATTACH_AFTER_CHUNKS: {
+    schema: z.coerce.number().int().min(0).max(100),
+    default: "3",
+    group: "Delivery",
+    description:
+      "An answer longer than this many messages is sent as a short head plus the whole text as a file (Telegram, Discord, Slack; LINE bots cannot send files, so it stays in messages there). 0 never attaches.",
+    expect: "an integer from 0 to 100",
+    fix: "Use e.g. 3.",
+  },
   LINE_CHANNEL_SECRET: {
     schema: z.string().min(8),
     secret: true,
@@ -401,6 +431,15 @@ export const VARIABLES = {
     description: "Messaging API base URL (change only for a test double).",
     expect: "an http(s):// URL",
     fix: "Use https://api.line.me.",
+  },
+  LINE_DATA_API_BASE_URL: {
+    schema: apiBase,
+    default: "https://api-data.line.me",
+    group: "LINE",
+    description:
+      "Base URL LINE serves the content of images, videos and files people send from (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://api-data.line.me.",
   },
   LINE_BOT_USER_ID: {
     schema: z.string().regex(/^U[0-9a-f]{32}$/),

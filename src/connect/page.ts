@@ -1,14 +1,17 @@
 import { createHash } from "node:crypto";
 import type { Language } from "../router/messages.ts";
+import type { Platform } from "../store/port.ts";
 
 /**
  * The /connect page: one self-contained document (no external assets) where a person pastes their own
- * credential. It posts JSON to `/connect/api/<id>` (the id is read from the address) and shows the answer.
+ * credential. It posts JSON to `api/<id>` relative to its own address (so a CLOUDCLAUDE_PUBLIC_URL with a
+ * path prefix works; the id is read from the address) and shows the answer.
  * Nothing typed here is kept in the browser.
  */
 const TEXT = {
   en: {
     title: "Connect your Claude credential",
+    account: "For the {platform} account",
     intro:
       "Paste a credential of your own. It is checked, stored encrypted, and given only to your own agents. This page works once.",
     kind: "Kind",
@@ -31,6 +34,7 @@ const TEXT = {
   },
   "zh-TW": {
     title: "連接你的 Claude 憑證",
+    account: "適用於此 {platform} 帳號：",
     intro: "請貼上你自己的憑證。它會經過檢查、加密儲存，並只提供給你自己的代理。此頁面只能使用一次。",
     kind: "類型",
     apiKey: "Anthropic API 金鑰（sk-ant-api…，取自 console.anthropic.com）",
@@ -70,7 +74,7 @@ form.addEventListener("submit", async (e) => {
   else if (kind.value === "vertex") value = opt({ projectId: v("project"), region: v("vregion"), serviceAccountJson: v("sa") });
   else value = v("value");
   out.textContent = "…";
-  const res = await fetch("/connect/api/" + location.pathname.split("/").pop(), {
+  const res = await fetch("api/" + location.pathname.split("/").pop(), {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind: kind.value, value }),
   });
   const body = await res.json().catch(() => ({}));
@@ -91,13 +95,28 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function connectPage(language: Language): string {
+const PLATFORM_NAMES: Record<Platform, string> = {
+  line: "LINE",
+  slack: "Slack",
+  discord: "Discord",
+  telegram: "Telegram",
+  webchat: "webchat",
+};
+
+/** The page; `account` names the chat account the link was asked from, so nobody pastes into another's. */
+export function connectPage(
+  language: Language,
+  account?: { readonly platform: Platform; readonly displayName: string | null },
+): string {
   const t = TEXT[language];
   const e = (k: keyof typeof t) => escapeHtml(t[k]);
+  const whose = account
+    ? `<p id="account">${escapeHtml(t.account.replace("{platform}", PLATFORM_NAMES[account.platform] ?? account.platform))} <strong>${escapeHtml(account.displayName ?? "?")}</strong></p>`
+    : "";
   return `<!doctype html>
 <html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>${e("title")}</title><style>${STYLE}</style></head>
-<body data-saved="${e("saved")}"><h1>${e("title")}</h1><p>${e("intro")}</p>
+<body data-saved="${e("saved")}"><h1>${e("title")}</h1>${whose}<p>${e("intro")}</p>
 <form id="f" autocomplete="off">
 <label for="kind">${e("kind")}</label>
 <select id="kind"><option value="anthropic_api_key">${e("apiKey")}</option><option value="claude_oauth_token">${e("oauth")}</option>

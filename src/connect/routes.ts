@@ -37,13 +37,18 @@ export function mountConnect(app: Hono, deps: ConnectDeps): void {
     const id = c.req.param("id");
     const code = CONNECT_ID.test(id) ? await deps.store.codes.peek("connect", id) : undefined;
     if (!code) return c.html(goneHtml("en"), 410, HEADERS);
-    const language = (code.data as ConnectCodeData | undefined)?.reply.language ?? "en";
-    return c.html(connectPage(language), 200, { ...HEADERS, "content-security-policy": CONNECT_CSP });
+    const data = code.data as ConnectCodeData | undefined;
+    const language = data?.reply.language ?? "en";
+    if (await barred(deps.store, code.userId)) return c.html(goneHtml(language), 410, HEADERS);
+    return c.html(connectPage(language, data?.account), 200, {
+      ...HEADERS,
+      "content-security-policy": CONNECT_CSP,
+    });
   });
 
   app.post(
     "/connect/api/:id",
-    bodyLimit({ maxSize: 32 * 1024, onError: (c) => c.json({ error: "too large" }, 413) }),
+    bodyLimit({ maxSize: 32 * 1024, onError: (c) => c.json({ error: "too large" }, 413, HEADERS) }),
     async (c, next) => {
       // Only the page itself: a JSON content type forces a CORS preflight elsewhere; browsers mark cross-site.
       if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json"))
@@ -58,6 +63,8 @@ export function mountConnect(app: Hono, deps: ConnectDeps): void {
       if (!CONNECT_ID.test(id)) return gone();
       const pending = await deps.store.codes.peek("connect", id);
       if (!pending) return gone();
+      // Suspended or removed since the link was made: the link is dead (suspending also withdraws it).
+      if (await barred(deps.store, pending.userId)) return gone();
       const language: Language = (pending.data as ConnectCodeData | undefined)?.reply.language ?? "en";
       const parsed = CredentialInput.safeParse(await c.req.json().catch(() => undefined));
       if (!parsed.success) {
@@ -68,9 +75,11 @@ export function mountConnect(app: Hono, deps: ConnectDeps): void {
       const code = await deps.store.codes.redeem("connect", id);
       if (!code) return gone();
       const input = parsed.data;
+      const slot = slotOf(input.kind);
+      const previous = (await deps.store.credentials.list(code.userId)).find((c) => c.slot === slot);
       await deps.store.credentials.put({
         userId: code.userId,
-        slot: slotOf(input.kind),
+        slot,
         kind: input.kind,
         value: serialize(input),
       });
@@ -91,11 +100,22 @@ export function mountConnect(app: Hono, deps: ConnectDeps): void {
           conversationKey: data.conversationKey,
           reply: data.reply.reply,
           inboundReceivedAt: data.reply.inboundReceivedAt,
-          text: message(language, "credentialSaved", { kind: kindLabel(language, input.kind) }),
+          text: previous
+            ? message(language, "credentialReplaced", {
+                kind: kindLabel(language, input.kind),
+                old: kindLabel(language, previous.kind),
+              })
+            : message(language, "credentialSaved", { kind: kindLabel(language, input.kind) }),
         });
         deps.kickDelivery();
       }
       return c.json({ ok: true, kind: input.kind }, 200, HEADERS);
     },
   );
+}
+
+/** A suspended or removed person may not connect a credential. */
+async function barred(store: Store, userId: string): Promise<boolean> {
+  const status = (await store.access.get(userId))?.status;
+  return status === "suspended" || status === "removed";
 }

@@ -4,7 +4,8 @@ import { pino } from "pino";
 import type { Logger } from "../shared/logger.ts";
 import type { Platform } from "../store/port.ts";
 import { failureOf, truncate } from "./errors.ts";
-import { chatOf, RateGovernor } from "./governor.ts";
+import { RateGovernor } from "./governor.ts";
+import { DEFAULT_ATTACH_AFTER_CHUNKS, planDelivery, type ReplyFile } from "./long-answer.ts";
 import type { ChunkOutcome, ClaimedMessage, LiveMessage, OutboxQueue, PlatformSender } from "./port.ts";
 import { abortable } from "./senders/shared.ts";
 
@@ -36,6 +37,11 @@ export interface OutboxDispatcherOptions {
   readonly governor?: RateGovernor;
   /** Hands over the message a turn streamed into, for its final reply to replace (see `LiveReplies`). */
   readonly closeLive?: (streamKey: string) => Promise<LiveMessage | undefined>;
+  /**
+   * A reply longer than this many chunks goes out as a short head plus the whole text as a file, where the
+   * platform's sender can upload files (0: never). Default 3.
+   */
+  readonly attachAfterChunks?: number;
 }
 
 export function defaultDeliveryBackoff(attempt: number): number {
@@ -66,8 +72,11 @@ export class OutboxDispatcher {
   readonly #now: () => number;
   readonly #governor: RateGovernor;
   readonly #closeLive: ((streamKey: string) => Promise<LiveMessage | undefined>) | undefined;
+  readonly #attachAfterChunks: number;
   readonly #stopSignal = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Outbox ids being sent here: never claimed again meanwhile, even if their lease ran out. */
+  readonly #inFlightIds = new Set<number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #loop: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
@@ -90,6 +99,7 @@ export class OutboxDispatcher {
     this.#now = options.now ?? Date.now;
     this.#governor = options.governor ?? new RateGovernor({}, this.#now);
     this.#closeLive = options.closeLive;
+    this.#attachAfterChunks = options.attachAfterChunks ?? DEFAULT_ATTACH_AFTER_CHUNKS;
     if (this.#leaseMs <= this.#sendTimeoutMs) throw new RangeError("leaseMs must exceed sendTimeoutMs");
   }
 
@@ -131,11 +141,16 @@ export class OutboxDispatcher {
       if (free > 0) {
         let claimed: ClaimedMessage[] = [];
         try {
-          claimed = await this.#outbox.claim({ owner: this.#owner, leaseMs: this.#leaseMs, limit: free });
+          claimed = await this.#outbox.claim({
+            owner: this.#owner,
+            leaseMs: this.#leaseMs,
+            limit: free,
+            exclude: [...this.#inFlightIds],
+          });
         } catch (error) {
           this.#log.error({ err: failureOf(error).message }, "claiming from the outbox failed");
         }
-        for (const claim of claimed) this.#track(this.#deliver(claim));
+        for (const claim of claimed) this.#track(claim.id, this.#deliver(claim));
         // A full batch may mean more is due: claim again (or wait for a free slot).
         if (claimed.length > 0 && claimed.length === free) continue;
       }
@@ -171,15 +186,21 @@ export class OutboxDispatcher {
     this.#timers.add(timer);
   }
 
-  #track(delivery: Promise<void>): void {
+  #track(id: number, delivery: Promise<void>): void {
     this.#inFlight.add(delivery);
+    this.#inFlightIds.add(id);
     void delivery.finally(() => {
       this.#inFlight.delete(delivery);
+      this.#inFlightIds.delete(id);
       this.#wakeUp();
     });
   }
 
-  /** Sends one claimed message from its next unsent chunk. Never rejects. */
+  /**
+   * Sends one claimed message from its next unsent chunk. Never rejects. The lease is renewed while the
+   * message waits (for the live message to close, for the chat's turn under the governor) and checked right
+   * before each send, so a message whose lease was lost is never sent by two dispatchers.
+   */
   async #deliver(claim: ClaimedMessage): Promise<void> {
     const log = this.#log.child({
       outboxId: claim.id,
@@ -187,6 +208,25 @@ export class OutboxDispatcher {
       platform: claim.platform,
       conversation: claim.conversationKey,
     });
+    const lost = new AbortController();
+    const keeper = setInterval(
+      () => {
+        this.#outbox.extendLease(claim, this.#leaseMs).then(
+          (held) => {
+            if (!held) lost.abort(new Error("the lease was lost"));
+          },
+          () => {}, // the store is down: the check before the next send decides
+        );
+      },
+      Math.max(50, Math.floor(this.#leaseMs / 3)),
+    );
+    keeper.unref();
+    const waiting = AbortSignal.any([this.#stopSignal.signal, lost.signal]);
+    // Gives the message back untouched (nothing of this try reached the platform), due at `at`.
+    const putBack = async (at: number) => {
+      await this.#outbox.retryLater(claim, { at, error: null, countTry: false });
+      if (at > this.#now()) this.#wakeAt(at);
+    };
     try {
       const sender = this.#senders.get(claim.platform);
       if (!sender) {
@@ -197,50 +237,80 @@ export class OutboxDispatcher {
         );
         return;
       }
-      let chunks: string[];
+      let chunks: readonly string[];
+      let file: ReplyFile | undefined;
+      let note: string | undefined;
       try {
-        chunks = sender.chunk(claim.text);
+        ({ chunks, file, note } = planDelivery(sender, claim, this.#attachAfterChunks));
       } catch (error) {
         await this.#fail(claim, `splitting the text failed: ${failureOf(error).message}`, log);
         return;
       }
       const stream = claim.extras?.stream;
-      // The turn's live message stops changing before its final text replaces it.
-      const live = stream && this.#closeLive ? await this.#closeLive(stream) : undefined;
+      let live: LiveMessage | undefined;
+      if (stream && this.#closeLive) {
+        // The turn's live message stops changing before its final text replaces it; bounded, so a stuck
+        // update cannot hold the message past its lease.
+        try {
+          live = await this.#withTimeout(() => this.#closeLive?.(stream) ?? Promise.resolve(undefined));
+        } catch (error) {
+          log.warn({ err: failureOf(error).message }, "closing the live message timed out; retrying");
+          await putBack(this.#now() + 1_000);
+          return;
+        }
+      }
       const paces = this.#governor.pacesFor(claim.platform, claim.reply, "send");
-      for (let index = claim.chunksSent; index < chunks.length; index++) {
+      // The text chunks, then (a long answer) the file: each a step recorded as it is done.
+      const steps = chunks.length + (file ? 1 : 0);
+      for (let index = claim.chunksSent; index < steps; index++) {
         const chunk = chunks[index] ?? "";
         if (this.#stopRequested) {
           // Nothing of this try is in doubt (every chunk sent so far is recorded): give it back uncounted.
-          await this.#outbox.retryLater(claim, { at: this.#now(), error: null, countTry: false });
+          await putBack(this.#now());
+          return;
+        }
+        // A chat closed for longer than a lease (a long retry_after): give the slot to other chats.
+        const freeAt = Math.max(...paces.map((p) => this.#governor.freeAt(p.key)));
+        if (Number.isFinite(freeAt) && freeAt - this.#now() > this.#leaseMs) {
+          await putBack(freeAt);
           return;
         }
         const key = `${claim.idempotencyKey}#${index}`;
         let outcome: ChunkOutcome;
         let release: () => void;
         try {
-          release = await this.#governor.acquire(paces, this.#stopSignal.signal);
+          release = await this.#governor.acquire(paces, waiting);
         } catch {
-          await this.#outbox.retryLater(claim, { at: this.#now(), error: null, countTry: false });
+          if (!lost.signal.aborted) await putBack(this.#now());
+          else log.warn("lost the lease on an outbox message while waiting; another dispatcher has it");
           return;
         }
         try {
-          outcome = await this.#withTimeout((signal) =>
-            sender.sendChunk(claim, chunk, index, key, {
+          // The last word on whose message this is: never send what another dispatcher now holds.
+          if (lost.signal.aborted || !(await this.#outbox.extendLease(claim, this.#leaseMs))) {
+            log.warn({ chunk: index + 1 }, "lost the lease on an outbox message before sending");
+            return;
+          }
+          outcome = await this.#withTimeout(async (signal) => {
+            const context = {
               attempt: claim.attempts - 1,
               signal,
               live,
               chunks: chunks.length,
-            }),
-          );
+              ...(note !== undefined && { fileNote: note }),
+            };
+            if (index < chunks.length) return sender.sendChunk(claim, chunk, index, key, context);
+            if (file && sender.sendFile) await sender.sendFile(claim, file, key, context);
+            return "sent";
+          });
         } catch (error) {
           const failure = failureOf(error);
           if (failure.kind === "rate_limited") {
-            // The whole chat waits, live updates included.
+            // The whole chat waits (the whole bot, for a global limit), live updates included.
             const until = this.#now() + Math.min(failure.retryAfterMs ?? 1_000, this.#maxRetryAfterMs);
-            this.#governor.penalize(`chat:${claim.platform}:${chatOf(claim.reply)}`, until);
+            this.#governor.penalizeFor(claim.platform, claim.reply, failure.scope, until);
           }
-          await this.#onFailure(claim, error, `chunk ${index + 1}/${chunks.length}`, log);
+          await this.#onFailure(claim, error, `chunk ${index + 1}/${steps}`, log);
           return;
         } finally {
           release();
@@ -255,13 +325,16 @@ export class OutboxDispatcher {
           log.warn({ chunk: index + 1 }, "lost the lease on an outbox message; another dispatcher has it");
           return;
         }
-        if (outcome === "complete") break;
+        // The sender delivered all the text at once (a finished Slack stream): the file, if any, is next.
+        if (outcome === "complete") index = chunks.length - 1;
       }
       if (await this.#outbox.markSent(claim)) log.debug({ chunks: chunks.length }, "reply sent");
       else log.warn("lost the lease on an outbox message before marking it sent");
     } catch (error) {
       // The store failed: the lease runs out and the message is retried from its last recorded chunk.
       log.error({ err: failureOf(error).message }, "recording a delivery failed; it will be retried");
+    } finally {
+      clearInterval(keeper);
     }
   }
 

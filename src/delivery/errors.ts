@@ -17,16 +17,24 @@ export class DeliveryError extends Error {
   readonly retryAfterMs: number | undefined;
   /** The HTTP status (or platform error code) when there was one. */
   readonly status: number | undefined;
+  /** For `rate_limited`: what waits, the chat (default) or every call of the bot (Discord's global limit). */
+  readonly scope: "chat" | "bot";
 
   constructor(
     kind: FailureKind,
     message: string,
-    options: { retryAfterMs?: number | undefined; status?: number | undefined; cause?: unknown } = {},
+    options: {
+      retryAfterMs?: number | undefined;
+      status?: number | undefined;
+      scope?: "chat" | "bot" | undefined;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryAfterMs = options.retryAfterMs;
     this.status = options.status;
+    this.scope = options.scope ?? "chat";
   }
 }
 
@@ -56,15 +64,16 @@ export interface Failure {
   readonly kind: FailureKind;
   readonly retryAfterMs: number | undefined;
   readonly message: string;
+  readonly scope: "chat" | "bot";
 }
 
 /** How the dispatcher treats any thrown value. */
 export function failureOf(error: unknown): Failure {
   if (error instanceof DeliveryError) {
-    return { kind: error.kind, retryAfterMs: error.retryAfterMs, message: error.message };
+    return { kind: error.kind, retryAfterMs: error.retryAfterMs, message: error.message, scope: error.scope };
   }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return { kind: "transient", retryAfterMs: undefined, message: truncate(message, 500) };
+  return { kind: "transient", retryAfterMs: undefined, message: truncate(message, 500), scope: "chat" };
 }
 
 /** Seconds from a `Retry-After` header or a JSON `retry_after`, as milliseconds. */

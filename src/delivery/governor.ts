@@ -51,6 +51,8 @@ export class RateGovernor {
   readonly #freeAt = new Map<string, number>();
   /** Per key: a platform's 429 said wait until then. */
   readonly #penalties = new Map<string, number>();
+  /** Callers waiting for a key held by a call in flight; woken (to look again) by every release. */
+  readonly #waiters = new Set<() => void>();
   readonly #now: () => number;
 
   constructor(settings: Partial<GovernorSettings> = {}, now: () => number = Date.now) {
@@ -77,17 +79,52 @@ export class RateGovernor {
           const end = this.#now();
           for (const p of paces) if (p.fromEnd) this.#freeAt.set(p.key, end + p.intervalMs);
           this.#prune(end);
+          this.#wakeWaiters();
         };
       }
-      // A reserved key has no known end: look again shortly.
-      const wait = Number.isFinite(start) ? start - now : 20;
-      await sleep(Math.min(wait, 1_000), signal);
+      // Until the known free time, or (a key held by a call in flight) until some call is released.
+      await this.#wait(Number.isFinite(start) ? Math.min(start - now, 60_000) : undefined, signal);
     }
   }
 
   /** A 429: nothing on `key` until `until` (ms since epoch). */
   penalize(key: string, until: number): void {
     this.#penalties.set(key, Math.max(this.#penalties.get(key) ?? 0, until));
+  }
+
+  /**
+   * A 429 on a call to `reply`'s chat: the chat waits until `until`, or the whole bot when the platform said
+   * the limit is global (Discord).
+   */
+  penalizeFor(platform: Platform, reply: ReplyContext, scope: "chat" | "bot", until: number): void {
+    this.penalize(scope === "bot" ? `bot:${platform}` : `chat:${platform}:${chatOf(reply)}`, until);
+  }
+
+  /** Sleeps `ms` (forever when undefined) or until a release wakes the waiters; rejects on abort. */
+  #wait(ms: number | undefined, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        reject(signal?.reason);
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.#waiters.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #wakeWaiters(): void {
+    const waiting = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiting) wake();
   }
 
   /** When `key` is next free (0: now; infinite while a call on it is in flight). */
@@ -157,19 +194,4 @@ export function isGroup(reply: ReplyContext): boolean {
     case "webchat":
       return false;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

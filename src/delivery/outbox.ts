@@ -95,8 +95,14 @@ export class KyselyOutbox implements OutboxQueue {
     return rows.map(toRecord);
   }
 
-  async claim(options: { owner: string; leaseMs: number; limit: number }): Promise<ClaimedMessage[]> {
+  async claim(options: {
+    owner: string;
+    leaseMs: number;
+    limit: number;
+    exclude?: readonly number[];
+  }): Promise<ClaimedMessage[]> {
     if (options.limit <= 0) return [];
+    const exclude = options.exclude ?? [];
     return this.#db.transaction().execute(async (trx) => {
       const now = this.#now();
       let query = trx
@@ -117,6 +123,7 @@ export class KyselyOutbox implements OutboxQueue {
             ),
           ),
         )
+        .$if(exclude.length > 0, (q) => q.where("o.id", "not in", [...exclude]))
         .orderBy("o.next_attempt_at")
         .orderBy("o.id")
         .limit(options.limit);
@@ -149,12 +156,26 @@ export class KyselyOutbox implements OutboxQueue {
     return this.#updateLeased(claim, { chunks_sent: chunksSent, lease_expires_at: this.#now() + leaseMs });
   }
 
+  extendLease(claim: ClaimedMessage, leaseMs: number): Promise<boolean> {
+    return this.#updateLeased(claim, { lease_expires_at: this.#now() + leaseMs });
+  }
+
   markSent(claim: ClaimedMessage): Promise<boolean> {
-    return this.#updateLeased(claim, { status: "sent", sent_at: this.#now(), ...NO_LEASE });
+    return this.#updateLeased(claim, {
+      status: "sent",
+      sent_at: this.#now(),
+      ...NO_LEASE,
+      ...scrubbed(claim),
+    });
   }
 
   markFailed(claim: ClaimedMessage, error: string): Promise<boolean> {
-    return this.#updateLeased(claim, { status: "failed", last_error: error, ...NO_LEASE });
+    return this.#updateLeased(claim, {
+      status: "failed",
+      last_error: error,
+      ...NO_LEASE,
+      ...scrubbed(claim),
+    });
   }
 
   retryLater(
@@ -182,6 +203,14 @@ export class KyselyOutbox implements OutboxQueue {
 }
 
 const NO_LEASE = { lease_owner: null, lease_token: null, lease_expires_at: null } as const;
+
+/** What replaces the stored text of a `sensitive` message once it is sent or given up. */
+export const SCRUBBED_TEXT = "[sent; removed from the outbox: it held a one-time code or link]";
+
+/** A sensitive message's text is overwritten as it leaves the queue (see `OutboundExtras.sensitive`). */
+function scrubbed(claim: ClaimedMessage): { text?: string } {
+  return claim.extras?.sensitive ? { text: SCRUBBED_TEXT } : {};
+}
 
 function leaseFree(eb: ExpressionBuilder<Database, "outbox">, now: number) {
   return eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<=", now)]);

@@ -1,5 +1,6 @@
 import type { ReplyContext } from "../ingress/event.ts";
 import type { Platform } from "../store/port.ts";
+import type { ReplyFile } from "./long-answer.ts";
 
 /**
  * Delivery: every reply goes through the outbox. A message is recorded (with an idempotency key) before
@@ -54,6 +55,11 @@ export interface OutboundExtras {
   readonly followup?: boolean | undefined;
   /** The platform user id of the person the reply answers (Slack streams outside DMs need it). */
   readonly recipient?: string | undefined;
+  /**
+   * The text holds something usable (a /link or /invite code, a /connect link): once the message is sent
+   * (or given up), the outbox overwrites its stored text, so the database does not keep the code.
+   */
+  readonly sensitive?: boolean | undefined;
 }
 
 export interface Outbox {
@@ -88,9 +94,17 @@ export interface OutboxRecord extends OutboundMessage {
  */
 export interface OutboxQueue extends Outbox {
   /** Leases up to `limit` due conversation heads for `leaseMs`, counting a try on each. */
-  claim(options: { owner: string; leaseMs: number; limit: number }): Promise<ClaimedMessage[]>;
+  claim(options: {
+    owner: string;
+    leaseMs: number;
+    limit: number;
+    /** Rows not to take (those this dispatcher is still sending, whatever their lease says). */
+    exclude?: readonly number[];
+  }): Promise<ClaimedMessage[]>;
   /** Records that `chunksSent` chunks are delivered, and extends the lease by `leaseMs`. */
   recordChunks(claim: ClaimedMessage, chunksSent: number, leaseMs: number): Promise<boolean>;
+  /** Extends the lease by `leaseMs` from now; resolves false when it was lost to another dispatcher. */
+  extendLease(claim: ClaimedMessage, leaseMs: number): Promise<boolean>;
   markSent(claim: ClaimedMessage): Promise<boolean>;
   markFailed(claim: ClaimedMessage, error: string): Promise<boolean>;
   /**
@@ -126,6 +140,11 @@ export interface PlatformSender {
     key: string,
     context?: SendContext,
   ): Promise<ChunkOutcome>;
+  /**
+   * Sends a long reply's whole text as a file (`long-answer.ts`), after its head; only platforms whose bots
+   * can upload files have it. `key` is stable per message, like a chunk's.
+   */
+  sendFile?(message: OutboundMessage, file: ReplyFile, key: string, context?: SendContext): Promise<void>;
   /** Streaming and typing, where the platform has them. */
   readonly live?: LiveCapable;
 }
@@ -143,6 +162,11 @@ export interface SendContext {
   readonly live?: LiveMessage | undefined;
   /** How many chunks the message has (the last one carries the buttons). */
   readonly chunks?: number | undefined;
+  /**
+   * A long answer: the chunk is its head, the whole text follows as a file, and this is the head's last
+   * line saying so (a Slack stream that already shows the answer's start ends with just this line).
+   */
+  readonly fileNote?: string | undefined;
 }
 
 /** A platform's handle on a message a turn streams into. */

@@ -86,8 +86,42 @@ export function sanitize(text: string): string {
 /** Placeholder delimiters (private-use characters, removed from the input by `sanitize`). */
 const PLACEHOLDER = /\ue000(\d+)\ue000/g;
 
+/**
+ * Splits Markdown at `limit`, converts each piece with `convert`, and splits again (smaller) any piece whose
+ * converted form `measure`s longer than `limit` (escaping and markers can make text grow: `&` → `&amp;`,
+ * `---` → a rule). Each chunk is converted on its own, so every chunk is well-formed. Deterministic.
+ */
+export function splitConverted(
+  markdown: string,
+  limit: number,
+  convert: (piece: string) => string,
+  measure: (converted: string) => number = (c) => c.length,
+  options: SplitOptions = {},
+  budget = limit,
+): string[] {
+  const out: string[] = [];
+  for (const piece of splitText(markdown, budget, options)) {
+    const converted = convert(piece);
+    const size = measure(converted);
+    if (size <= limit) {
+      if (converted.length > 0) out.push(converted);
+      continue;
+    }
+    // Split this piece smaller, in proportion to its growth and with a margin.
+    const smaller = Math.min(piece.length - 1, Math.floor((piece.length * limit) / size) - 8);
+    if (smaller < 16) throw new RangeError(`cannot fit a chunk into ${limit} after conversion`);
+    out.push(...splitConverted(piece, limit, convert, measure, options, smaller));
+  }
+  return out;
+}
+
+/** `&`, `<` and `>` as entities (Telegram HTML and Slack mrkdwn escape the same three). */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 /** Swaps protected spans for placeholders while `transform` runs, then puts them back. */
-function withProtected(
+export function withProtected(
   line: string,
   protect: (line: string, keep: (value: string) => string) => string,
   transform: (line: string) => string,
@@ -117,13 +151,17 @@ function mapLines(
   return out.join("\n");
 }
 
-const BOLD = /(\*\*|__)(?=\S)([^\n]*?\S)\1/g;
-const ITALIC_STAR = /(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])/g;
-const ITALIC_UNDERSCORE = /(^|[^\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])/g;
-const STRIKE = /~~(?=\S)([^\n]*?\S)~~/g;
-const LINK = /!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g;
-const AUTOLINK = /<((?:https?|mailto):[^>\s]+)>/g;
-const INLINE_CODE = /(`+)([^`\n]|[^`\n][^\n]*?[^`\n])\1(?!`)/g;
+/** The Markdown the converters understand (shared by every platform's converter). */
+export const BOLD = /(\*\*|__)(?=\S)([^\n]*?\S)\1/g;
+export const ITALIC_STAR = /(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])/g;
+export const ITALIC_UNDERSCORE = /(^|[^\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])/g;
+export const STRIKE = /~~(?=\S)([^\n]*?\S)~~/g;
+export const LINK = /!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g;
+export const AUTOLINK = /<((?:https?|mailto):[^>\s]+)>/g;
+export const INLINE_CODE = /(`+)([^`\n]|[^`\n][^\n]*?[^`\n])\1(?!`)/g;
+export const HEADING = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/;
+export const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/;
+export const FENCE = /^\s*```\s*([\w+#.-]{0,20})/;
 
 /** Markdown → plain text (LINE, Telegram without parse mode): markers removed, links spelled out. */
 export function markdownToPlain(markdown: string): string {
@@ -136,9 +174,9 @@ export function markdownToPlain(markdown: string): string {
         (s, keep) => s.replace(INLINE_CODE, (_, _ticks: string, code: string) => keep(code.trim())),
         (s) =>
           s
-            .replace(/^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/, "$1")
+            .replace(HEADING, "$1")
             .replace(/^(\s*)>\s?/, "$1")
-            .replace(/^\s{0,3}([-*_])(\s*\1){2,}\s*$/, "──────────")
+            .replace(RULE, "───")
             .replace(
               /^(\s*)[-*+]\s+\[( |x|X)\]\s+/,
               (_, i: string, x: string) => `${i}${x === " " ? "☐" : "☑"} `,
@@ -156,9 +194,7 @@ export function markdownToPlain(markdown: string): string {
   }).trim();
 }
 
-function escapeSlack(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
+const escapeSlack = escapeHtml;
 
 /**
  * Markdown → Slack mrkdwn: bold, italic, strike, links, headings and bullets converted; code kept; `&`, `<`
@@ -186,7 +222,7 @@ export function markdownToMrkdwn(markdown: string): string {
           const bold: string[] = [];
           const keepBold = (inner: string): string => `\ue001${bold.push(inner) - 1}\ue001`;
           return escapeSlack(s)
-            .replace(/^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/, (_, h: string) => keepBold(h))
+            .replace(HEADING, (_, h: string) => keepBold(h))
             .replace(/^(\s*)&gt;\s?/, "$1&gt; ")
             .replace(/^(\s*)[-*+]\s+/, "$1• ")
             .replace(BOLD, (_, _m: string, inner: string) => keepBold(inner))

@@ -11,7 +11,15 @@ export interface WebchatMessage {
   readonly conversationKey: string;
   /** Markdown, rendered by the page. */
   readonly text: string;
+  /** Buttons under the message (approvals); a press posts the value back (`POST /webchat/api/actions`). */
+  readonly buttons?: readonly WebchatButton[] | undefined;
   readonly at: number;
+}
+
+export interface WebchatButton {
+  readonly label: string;
+  readonly value: string;
+  readonly style?: "primary" | "danger" | undefined;
 }
 
 export type WebchatListener = (message: WebchatMessage) => void;
@@ -35,7 +43,14 @@ export class WebchatHub {
   }
 
   /** Records and fans out a message; returns it (the earlier one when the key was already published). */
-  publish(conversationKey: string, message: { readonly key: string; readonly text: string }): WebchatMessage {
+  publish(
+    conversationKey: string,
+    message: {
+      readonly key: string;
+      readonly text: string;
+      readonly buttons?: readonly WebchatButton[] | undefined;
+    },
+  ): WebchatMessage {
     const history = this.#history.get(conversationKey) ?? [];
     const existing = history.find((m) => m.key === message.key);
     if (existing) return existing;
@@ -44,6 +59,7 @@ export class WebchatHub {
       key: message.key,
       conversationKey,
       text: message.text,
+      ...(message.buttons && message.buttons.length > 0 && { buttons: message.buttons }),
       at: this.#now(),
     };
     history.push(published);

@@ -10,16 +10,21 @@ export interface Standing {
   readonly user: User;
   readonly identities: readonly Identity[];
   readonly access: UserAccess | undefined;
-  /** One of their identities is in CLOUDCLAUDE_ADMINS (or they use the local webchat). */
+  /**
+   * One of their identities is in CLOUDCLAUDE_ADMINS, or is the webchat of a server that only this machine
+   * can reach (`AgentsConfig.webchatAdmin`: no public URL, a loopback listener).
+   */
   readonly admin: boolean;
   /** May use the server at all. */
   readonly member: boolean;
   readonly suspended: boolean;
+  /** Removed by an admin: blocked until `users allow` admits them again (in every access mode). */
+  readonly removed: boolean;
   /** The server's own credential serves them when they have none of their own (operator mode). */
   readonly serverCredential: boolean;
 }
 
-type AccessConfig = Pick<AgentsConfig, "admins" | "access" | "credentialEnv">;
+export type AccessConfig = Pick<AgentsConfig, "admins" | "access" | "credentialEnv" | "webchatAdmin">;
 
 export async function standingOf(
   store: Store,
@@ -39,14 +44,16 @@ export async function standingOfUser(store: Store, config: AccessConfig, user: U
     store.identities.listForUser(user.id),
     store.access.get(user.id),
   ]);
-  // The webchat is served on this machine to its local operator (see src/webchat).
+  // The webchat is its local operator only on a server nobody else can reach; otherwise it is an identity
+  // like any other (`webchat:local`), admitted only if listed or allowed.
   const admin = identities.some(
-    (i) => i.platform === "webchat" || config.admins.includes(`${i.platform}:${i.platformUserId}`),
+    (i) =>
+      (i.platform === "webchat" && config.webchatAdmin) ||
+      config.admins.includes(`${i.platform}:${i.platformUserId}`),
   );
   const suspended = access?.status === "suspended";
-  const member =
-    !suspended &&
-    (admin || access?.status === "active" || (config.access === "open" && access?.status !== "removed"));
+  const removed = !admin && access?.status === "removed";
+  const member = !suspended && !removed && (admin || access?.status === "active" || config.access === "open");
   const hasServerCredential = Object.keys(config.credentialEnv).length > 0;
   return {
     user,
@@ -55,6 +62,7 @@ export async function standingOfUser(store: Store, config: AccessConfig, user: U
     admin,
     member,
     suspended,
+    removed,
     serverCredential: member && hasServerCredential && (admin || access?.serverCredential === true),
   };
 }

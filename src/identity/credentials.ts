@@ -18,7 +18,12 @@ export function slotOf(kind: CredentialKind): CredentialSlot {
   return kind === "github_token" ? "github" : "claude";
 }
 
-const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS or Google Cloud region such as us-east-1");
+/** AWS: us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1. */
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "an AWS region such as us-east-1");
+/** Google Cloud: us-east5, europe-west1, asia-southeast1, northamerica-northeast2; or Vertex's `global`. */
+const googleRegion = z
+  .string()
+  .regex(/^([a-z]+-[a-z]+\d{1,2}|global)$/, "a Google Cloud region such as us-east5, or global");
 const model = z
   .string()
   .regex(/^[A-Za-z0-9._:/@-]{3,200}$/)
@@ -26,7 +31,7 @@ const model = z
 
 const Bedrock = z
   .object({
-    region,
+    region: awsRegion,
     accessKeyId: z
       .string()
       .regex(/^(AKIA|ASIA)[A-Z0-9]{16}$/)
@@ -50,7 +55,7 @@ const Bedrock = z
 const Vertex = z
   .object({
     projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "a Google Cloud project id"),
-    region: z.union([region, z.literal("global")]),
+    region: googleRegion,
     serviceAccountJson: z
       .string()
       .max(20_000)
@@ -155,12 +160,24 @@ export function secretParts(kind: CredentialKind, value: string): string[] {
 }
 
 /**
- * Whether an agent's error text means Claude refused the credential (rather than a passing failure):
- * Claude Code's "Invalid API key · Please run /login", an API 401 `authentication_error`, an expired or
- * revoked OAuth token, or a subscription token used where it is not allowed.
+ * Claude Code's names for an API error that means the credential itself was refused (not a passing
+ * failure): invalid, revoked or expired key or token, or cloud-provider credentials that do not work.
  */
-export function isCredentialRejection(text: string): boolean {
-  return /invalid api key|please run \/login|authentication_error|invalid x-api-key|\b401\b.*(unauthori[sz]ed|auth)|oauth token (has )?(expired|been revoked)|token (has )?expired|only authorized for use with claude code/i.test(
-    text,
+const REFUSED_KINDS = new Set(["authentication_failed", "oauth_org_not_allowed", "cloud_credential_error"]);
+
+/**
+ * Whether a turn ended because Claude refused the credential, judged from the structured outcome the agent
+ * daemon reports (the SDK's error kind on the API-error message, or the API's 401), never from reply text:
+ * an answer that merely talks about HTTP 401 or `/login` is an ordinary answer.
+ */
+export function isCredentialRefusal(outcome: {
+  readonly isError: boolean;
+  readonly errorKind?: string | undefined;
+  readonly apiErrorStatus?: number | undefined;
+}): boolean {
+  if (!outcome.isError) return false;
+  return (
+    (outcome.errorKind !== undefined && REFUSED_KINDS.has(outcome.errorKind)) ||
+    outcome.apiErrorStatus === 401
   );
 }

@@ -11,8 +11,8 @@ export {
   CREDENTIAL_KINDS,
   CredentialInput,
   credentialEnv,
-  isCredentialRejection,
+  isCredentialRefusal,
   serialize,
   slotOf,
 } from "./credentials.ts";
-export { guardOutbox } from "./outbound.ts";
+export { guardOutbox, noticeRefusedCredential } from "./outbound.ts";

@@ -14,11 +14,14 @@ import {
   type BridgeStream,
   type ContainerRuntime,
   HostUnavailableError,
+  NoCapacityError,
 } from "../vm/port.ts";
 
 type TurnState = Extract<DaemonReply, { type: "turn_state" }>;
 
 const CURSOR_SAVE_MS = 200;
+/** Longer than the bridge's own wait for a starting daemon's socket (30 s, see DockerHost.openBridge). */
+const WELCOME_MS = 35_000;
 
 export interface AgentConnectionOptions {
   readonly name: string;
@@ -99,6 +102,15 @@ export class AgentConnection {
     return reply as TurnState;
   }
 
+  /** Drops the current bridge (the agent went to sleep under it); the next `ready()` connects afresh. */
+  async detach(): Promise<void> {
+    const bridge = this.#bridge;
+    this.#bridge = undefined;
+    this.#ready = undefined;
+    bridge?.close();
+    await bridge?.closed;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#queue.catch(() => {});
@@ -138,7 +150,12 @@ export class AgentConnection {
         return;
       } catch (error) {
         // Asleep on purpose, or on a host that is down: retrying here would not help.
-        if (error instanceof AgentAsleepError || error instanceof HostUnavailableError) throw error;
+        if (
+          error instanceof AgentAsleepError ||
+          error instanceof HostUnavailableError ||
+          error instanceof NoCapacityError
+        )
+          throw error;
         if (attempt >= 8) throw error;
         this.#options.logger.warn(
           { agent: this.name, err: error, attempt },
@@ -157,10 +174,13 @@ export class AgentConnection {
       (await this.#options.cursors.get<number>(this.#cursorKey())) ?? 0,
     );
     const bridge = await this.#options.runtime.openBridge(this.name);
-    this.#bridge = bridge;
+    if (this.#closed) {
+      bridge.close();
+      throw new Error(`connection to ${this.name} is closed`);
+    }
     this.#poisoned = false;
     const welcomed = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`agent ${this.name} sent no welcome`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`agent ${this.name} sent no welcome`)), WELCOME_MS);
       this.#replies.set("welcome", (reply) => {
         clearTimeout(timer);
         resolve(reply.type === "welcome" ? reply.lastSeq : 0);
@@ -179,6 +199,9 @@ export class AgentConnection {
       bridge.close(); // do not leave a bridge process behind for every failed attempt
       throw error;
     }
+    // Only now is it our bridge: one that dies during hello is this loop's to retry, not a background
+    // reconnect's (two loops would steal each other's welcome).
+    this.#bridge = bridge;
     if (lastSeq < this.#handled) {
       // The agent's log is newer than our cursor (its volume was recreated): start over from its beginning.
       this.#options.logger.warn({ agent: this.name, lastSeq, cursor: this.#handled }, "agent log restarted");
@@ -269,7 +292,8 @@ export class AgentConnection {
     this.#bridge = undefined;
     this.#ready = undefined;
     if (this.#closed) return;
-    this.#options.logger.warn({ agent: this.name }, "bridge closed; reconnecting");
+    // Info, not a warning: agents put to sleep close their bridges too (the reconnect then finds them asleep).
+    this.#options.logger.info({ agent: this.name }, "bridge closed; reconnecting");
     // Reconnect in the background so events keep flowing even with no turn waiting (unless the agent
     // was put to sleep: then the next turn wakes it).
     this.#attach(true).catch((error: unknown) => {

@@ -1,9 +1,10 @@
 import type { AgentEvent } from "../agent/protocol.ts";
 import type { OutboundExtras } from "../delivery/port.ts";
 import type { TurnStreamSink } from "../delivery/streaming/live-replies.ts";
-import { approvalButtons, isVerbose, recordDecision, standingApprovals } from "./approvals.ts";
+import { approvalButtons, decisionOf, hasStandingApproval, isVerbose, recordDecision } from "./approvals.ts";
 import type { RouterContext } from "./context.ts";
 import { duration, message } from "./messages.ts";
+import { enqueueReply } from "./replies.ts";
 import { runSwitchboardTool } from "./switchboard-tools.ts";
 import type { TurnRecord } from "./turn-store.ts";
 
@@ -63,18 +64,22 @@ export function createAgentEventHandler(ctx: RouterContext) {
           tool: event.tool,
         };
         await ctx.addApproval(approval);
-        if ((await standingApprovals(ctx, turn.conversationKey)).includes(event.tool)) {
-          // Approved "for this conversation" earlier: answered at once, announced by permission_resolved.
+        if (await hasStandingApproval(deps.store.transportState, approval)) {
+          // This person allowed the tool "in this chat" earlier: answered at once, announced by
+          // permission_resolved. A replayed request already decided is answered as it was decided.
           const by = message(turn.reply.language, "standingApproval");
-          await recordDecision(ctx, event.requestId, {
-            allow: true,
-            by,
-            at: ctx.now(),
-            scope: "conversation",
-          });
-          await ctx
-            .connection(agent, turn.userId)
-            .send({ type: "permission", requestId: event.requestId, allow: true, by });
+          const now = { allow: true, by, at: ctx.now(), scope: "conversation" } as const;
+          const decision = (await recordDecision(ctx, event.requestId, now))
+            ? now
+            : await decisionOf(ctx, event.requestId);
+          if (decision) {
+            await ctx.connection(agent, turn.userId).send({
+              type: "permission",
+              requestId: event.requestId,
+              allow: decision.allow,
+              by: decision.by,
+            });
+          }
           break;
         }
         // Buttons for everyone's platform; the text still says how to answer by typing.
@@ -149,8 +154,9 @@ export function createAgentEventHandler(ctx: RouterContext) {
         break;
       }
       case "turn_failed":
-        // A lost turn is sent again (same id) and may stream again; only a final failure ends it.
+        // A lost turn is sent again (same id) and streams again from scratch; only a final failure ends it.
         if (!event.retryable) stream?.ended?.(event.conversation, event.turnId);
+        else stream?.restarted?.(event.conversation, event.turnId);
         break;
       default:
         break;
@@ -159,24 +165,22 @@ export function createAgentEventHandler(ctx: RouterContext) {
   };
 }
 
-/** Records a reply of the turn in the outbox (idempotent on `key`), with extras, and wakes delivery. */
-async function enqueue(
+/** A reply of the turn (see `enqueueReply`). */
+function enqueue(
   ctx: RouterContext,
   turn: TurnRecord,
   key: string,
   text: string,
   extras: OutboundExtras,
 ): Promise<void> {
-  await ctx.deps.outbox.enqueue({
-    idempotencyKey: key,
-    platform: turn.reply.platform,
-    conversationKey: turn.conversationKey,
-    reply: turn.reply.reply,
-    inboundReceivedAt: turn.reply.inboundReceivedAt,
+  const { platform, reply, inboundReceivedAt } = turn.reply;
+  return enqueueReply(
+    ctx,
+    { platform, conversationKey: turn.conversationKey, reply, inboundReceivedAt },
+    key,
     text,
     extras,
-  });
-  ctx.deps.kickDelivery();
+  );
 }
 
 /** Approval ids shown in chat: short, and `/approve` matches on a prefix. */

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
 import type { ReplyButton } from "../delivery/port.ts";
 import type { InboxItem } from "../inbox/index.ts";
-import type { User } from "../store/index.ts";
+import type { KeyValueRepository, User } from "../store/index.ts";
+import type { Database } from "../store/schema.ts";
 import type { PendingApproval, RouterContext } from "./context.ts";
 import { type Language, type MessageKey, message } from "./messages.ts";
+import { enqueueReply } from "./replies.ts";
 
 /**
  * Tool approvals by button, and the per-conversation settings around them. Every button carries a
@@ -34,6 +37,19 @@ const tokenKey = (token: string) => `approval-token:${token}`;
 const decisionKey = (requestId: string) => `approval-decision:${requestId}`;
 const alwaysKey = (conversationKey: string) => `approval-always:${conversationKey}`;
 const verboseKey = (conversationKey: string) => `verbose:${conversationKey}`;
+/** Button tokens and decisions are kept this long (a late tap is still answered), then purged. */
+export const APPROVAL_STATE_TTL_MS = 2 * 24 * 60 * 60_000;
+
+/** Standing approvals of a conversation: per person and agent (`<userId> <agent>`), the tools allowed. */
+type StandingApprovals = Record<string, string[]>;
+/** What a standing approval is about: a tool, for one person and agent, in one conversation. */
+interface Standing {
+  readonly conversationKey: string;
+  readonly userId: string;
+  readonly agent: string;
+  readonly tool: string;
+}
+const standingKey = (a: { userId: string; agent: string }) => `${a.userId} ${a.agent}`;
 
 /** The three buttons under a permission request, in the language of the person asked. */
 export async function approvalButtons(
@@ -73,19 +89,49 @@ export async function recordDecision(
   return true;
 }
 
-/** Tools the conversation approved "for this conversation". */
-export async function standingApprovals(ctx: RouterContext, conversationKey: string): Promise<string[]> {
-  return (await ctx.deps.store.transportState.get<string[]>(alwaysKey(conversationKey))) ?? [];
+/**
+ * Whether the person whose turn asked allowed this tool "in this chat" earlier, for the same agent. Someone
+ * else's standing approval in a shared group never answers for them.
+ */
+export async function hasStandingApproval(state: KeyValueRepository, approval: Standing): Promise<boolean> {
+  const all = await state.get<StandingApprovals>(alwaysKey(approval.conversationKey));
+  const tools = all && !Array.isArray(all) ? all[standingKey(approval)] : undefined;
+  return tools?.includes(approval.tool) ?? false;
 }
 
-async function allowForConversation(
-  ctx: RouterContext,
+/** "Allow in this chat": later requests for the tool by the same person and agent are answered at once. */
+export async function allowInConversation(state: KeyValueRepository, approval: Standing): Promise<void> {
+  const key = alwaysKey(approval.conversationKey);
+  const stored = await state.get<StandingApprovals>(key);
+  const all = stored && !Array.isArray(stored) ? stored : {};
+  const tools = all[standingKey(approval)] ?? [];
+  if (!tools.includes(approval.tool))
+    await state.set(key, { ...all, [standingKey(approval)]: [...tools, approval.tool] });
+}
+
+/** Forgets every standing approval of the conversation (`/new`: a new session starts with none). */
+export async function clearStandingApprovals(
+  state: KeyValueRepository,
   conversationKey: string,
-  tool: string,
 ): Promise<void> {
-  const tools = await standingApprovals(ctx, conversationKey);
-  if (!tools.includes(tool))
-    await ctx.deps.store.transportState.set(alwaysKey(conversationKey), [...tools, tool]);
+  await state.delete(alwaysKey(conversationKey));
+}
+
+/**
+ * Deletes button tokens and decisions older than `ttlMs` (decided or expired long ago), so they do not
+ * accumulate. Runs with the store's other purges.
+ */
+export async function purgeApprovalState(
+  db: Kysely<Database>,
+  ttlMs = APPROVAL_STATE_TTL_MS,
+  now = Date.now(),
+): Promise<number> {
+  const result = await db
+    .deleteFrom("transport_state")
+    .where((eb) => eb.or([eb("key", "like", "approval-token:%"), eb("key", "like", "approval-decision:%")]))
+    .where("updated_at", "<", now - ttlMs)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 export async function isVerbose(ctx: RouterContext, conversationKey: string): Promise<boolean> {
@@ -111,18 +157,17 @@ export async function handleApprovalButton(
   if (event.content.type !== "action") return false;
   const [token = "", scope] = args.trim().split(/\s+/);
   const language = ctx.language(event);
-  const notice = async (key: MessageKey, params: Record<string, string> = {}) => {
-    await ctx.deps.outbox.enqueue({
-      idempotencyKey: `cmd:${item.id}`,
-      platform: event.platform,
-      conversationKey: event.conversation.key,
-      reply: event.reply,
-      inboundReceivedAt: event.receivedAt,
-      text: message(language, key, params),
-      extras: { noticeFor: event.sender.platformUserId, followup: true },
-    });
-    ctx.deps.kickDelivery();
+  const target = {
+    platform: event.platform,
+    conversationKey: event.conversation.key,
+    reply: event.reply,
+    inboundReceivedAt: event.receivedAt,
   };
+  const notice = (key: MessageKey, params: Record<string, string> = {}) =>
+    enqueueReply(ctx, target, `cmd:${item.id}`, message(language, key, params), {
+      noticeFor: event.sender.platformUserId,
+      followup: true,
+    });
   const info = token ? await ctx.deps.store.transportState.get<ButtonToken>(tokenKey(token)) : undefined;
   if (!info || info.conversationKey !== event.conversation.key) {
     await notice("approvalStale");
@@ -145,13 +190,21 @@ export async function handleApprovalButton(
   const allow = verb === "approve";
   const by = event.sender.displayName ?? event.sender.platformUserId;
   const forConversation = allow && scope === "always";
-  await recordDecision(ctx, info.requestId, {
+  const decided = await recordDecision(ctx, info.requestId, {
     allow,
     by,
     at: ctx.now(),
     scope: forConversation ? "conversation" : "once",
   });
-  if (forConversation) await allowForConversation(ctx, info.conversationKey, info.tool);
+  if (!decided) {
+    // Another tap (or a typed /approve) got there first.
+    const first = await decisionOf(ctx, info.requestId);
+    await notice(first?.allow === false ? "approvalAlreadyDenied" : "approvalAlreadyAllowed", {
+      by: first?.by ?? "",
+    });
+    return true;
+  }
+  if (forConversation) await allowInConversation(ctx.deps.store.transportState, info);
   // The daemon answers with permission_resolved, which posts "approved/denied by …" for everyone.
   await ctx.connection(info.agent, info.userId).send({
     type: "permission",

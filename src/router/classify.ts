@@ -61,8 +61,9 @@ export function classify(event: InboundEvent, options: { bound?: boolean } = {})
     if (event.addressedToBot) return { kind: "unknown_command", name };
   }
   if (!event.addressedToBot && !options.bound) return { kind: "ignore" };
-  const attachments = content.attachments.map((a) => `[attachment: ${a.name ?? a.kind}]`);
-  return message([text, ...attachments].filter((s) => s !== "").join("\n"));
+  // The files themselves reach the agent with the turn (src/attachments): the daemon writes them into the
+  // workspace and adds `[attached: <path> …]` lines, or the router says which could not come.
+  return message(text);
 }
 
 /** Commands that act on a running turn, so they are handled even while it holds the conversation. */

@@ -1,6 +1,6 @@
 import type { InboxItem } from "../inbox/index.ts";
 import { shortId } from "./agent-events.ts";
-import { handleApprovalButton, isVerbose, setVerbose } from "./approvals.ts";
+import { clearStandingApprovals, handleApprovalButton, isVerbose, setVerbose } from "./approvals.ts";
 import type { CommandName } from "./classify.ts";
 import type { RouterContext } from "./context.ts";
 import { runIdentityCommand } from "./identity-commands.ts";
@@ -49,6 +49,8 @@ export async function runCommand(
     case "new": {
       if (!target.allowed) return ctx.say(key, event, "notMember", { project: target.project?.name ?? "" });
       await ctx.connection(agent, user.id).send({ type: "forget", conversation: event.conversation.key });
+      // A new session starts with no tool allowed "in this chat".
+      await clearStandingApprovals(store.transportState, event.conversation.key);
       if (await store.conversations.get(event.conversation.key)) {
         await store.conversations.setAgentSession(event.conversation.key, agent, null);
       }

@@ -1,11 +1,14 @@
 import type { AgentEvent } from "../agent/protocol.ts";
+import type { AttachmentFetcher } from "../attachments/download.ts";
 import type { AgentsConfig } from "../config/index.ts";
 import type { Outbox } from "../delivery/port.ts";
 import { userCredentialEnv } from "../identity/access.ts";
+import { noticeRefusedCredential } from "../identity/outbound.ts";
 import type { Inbox } from "../inbox/index.ts";
 import type { InboundEvent } from "../ingress/event.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Project, Store, User } from "../store/index.ts";
+import { agentKind, projectAgent, switchboardAgent } from "../vm/names.ts";
 import type { ContainerRuntime } from "../vm/port.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { admit } from "./identity-commands.ts";
@@ -29,6 +32,8 @@ export interface RouterDeps {
   readonly kickDelivery: () => void;
   readonly stream?: StreamSink;
   readonly now?: () => number;
+  /** Downloads the files people send (none: they are announced to Claude as not downloaded). */
+  readonly attachments?: AttachmentFetcher;
 }
 
 /** A tool permission request waiting in a conversation. */
@@ -88,12 +93,16 @@ export class RouterContext {
   }
 
   setEventHandler(handler: (agent: string, event: AgentEvent) => Promise<void>): void {
-    this.#onEvent = handler;
+    this.#onEvent = async (agent, event) => {
+      await handler(agent, event);
+      // After the router's own handling (the final answer first): a refused credential is explained once.
+      await noticeRefusedCredential(this.deps, agent, event);
+    };
   }
 
   /** The switchboard agent of a user: deterministic name, so restarts and retries find the same one. */
   switchboardName(user: User): string {
-    return `sb-${user.id}`;
+    return switchboardAgent(user.id);
   }
 
   /**
@@ -106,7 +115,8 @@ export class RouterContext {
   ): Promise<{ agent: string; project?: Project; allowed: boolean }> {
     const binding = await this.deps.store.projects.bindingOf(event.conversation.key);
     const project = binding && (await this.deps.store.projects.get(binding.projectId));
-    if (project) return { agent: `vm-${project.id}`, project, allowed: project.ownerUserId === user.id };
+    if (project)
+      return { agent: projectAgent(project.id), project, allowed: project.ownerUserId === user.id };
     return { agent: this.switchboardName(user), allowed: true };
   }
 
@@ -124,7 +134,7 @@ export class RouterContext {
 
   /** Project VMs are `vm-<project id>`; everything else is a switchboard. */
   kindOf(agent: string): "switchboard" | "project" {
-    return agent.startsWith("vm-") ? "project" : "switchboard";
+    return agentKind(agent);
   }
 
   connection(agent: string, userId: string): AgentConnection {

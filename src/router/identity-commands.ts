@@ -7,12 +7,12 @@ import {
   LINK_TTL_MS,
   normalizeCode,
 } from "../identity/codes.ts";
-import type { ConnectCodeData } from "../identity/connect-data.ts";
+import type { ConnectCodeData, LinkCodeData } from "../identity/connect-data.ts";
 import type { InboundEvent } from "../ingress/event.ts";
 import { PLATFORMS, type Platform, type User } from "../store/index.ts";
 import { type CommandName, classify } from "./classify.ts";
 import { type RouterContext, replyTo } from "./context.ts";
-import { message } from "./messages.ts";
+import { type MessageKey, message } from "./messages.ts";
 
 type IdentityCommand = Extract<
   CommandName,
@@ -34,9 +34,17 @@ export async function runIdentityCommand(
 ): Promise<void> {
   const { store, agents } = ctx.deps;
   switch (name) {
-    case "pasted_secret":
+    case "pasted_secret": {
       // The message itself is never passed on; deleting it needs the platform sender (see docs/identity.md).
+      // Group chatter not meant for the bot is not answered either: only DMs, messages to the bot, and
+      // chats bound to a project (where everything said is for Claude).
+      const spoken =
+        event.addressedToBot ||
+        event.conversation.kind === "dm" ||
+        (await store.projects.bindingOf(event.conversation.key)) !== undefined;
+      if (!spoken) return;
       return ctx.say(key, event, "secretPasted", { deleted: "no" });
+    }
     case "connect":
       return offerConnect(ctx, key, event, user);
     case "link": {
@@ -45,15 +53,22 @@ export async function runIdentityCommand(
         if (event.conversation.kind !== "dm") return ctx.say(key, event, "linkInGroup");
         // Only an admitted account hands out codes: the new account joins it, not the other way round.
         if (!(await standingOfUser(store, agents, user)).member) return ctx.say(key, event, "linkInvalid");
+        // Idempotent per inbox item: a retried item must not mint a second code nobody sees.
+        if (await ctx.deps.outbox.has(key)) return;
         await store.codes.revoke(user.id, "link");
         const code = humanCode(12);
+        const data: LinkCodeData = {
+          conversationKey: event.conversation.key,
+          reply: replyTo(event, ctx.language(event)),
+        };
         await store.codes.create({
           code: normalizeCode(code),
           purpose: "link",
           userId: user.id,
           ttlMs: LINK_TTL_MS,
+          data,
         });
-        return ctx.say(key, event, "linkCode", { code });
+        return sayPrivately(ctx, key, event, "linkCode", { code });
       }
       const redeemed = await store.codes.redeem("link", typed);
       if (!redeemed) return ctx.say(key, event, "linkInvalid");
@@ -65,6 +80,7 @@ export async function runIdentityCommand(
       const ids = (await store.identities.listForUser(target.id)).map(
         (i) => `${i.platform}:${i.platformUserId}`,
       );
+      await tellLinkIssuer(ctx, key, event, redeemed.data as LinkCodeData | undefined);
       return ctx.say(key, event, "linkDone", { list: ids.join(", ") });
     }
     case "unlink": {
@@ -85,6 +101,7 @@ export async function runIdentityCommand(
     case "invite": {
       const standing = await standingOfUser(store, agents, user);
       if (!mayInvite(standing, agents.access)) return ctx.say(key, event, "inviteNotAllowed");
+      if (await ctx.deps.outbox.has(key)) return; // a retried item: the code was minted and posted
       const code = humanCode(12);
       await store.codes.create({
         code: normalizeCode(code),
@@ -92,11 +109,12 @@ export async function runIdentityCommand(
         userId: user.id,
         ttlMs: INVITE_TTL_MS,
       });
-      return ctx.say(key, event, "inviteCode", { code });
+      return sayPrivately(ctx, key, event, "inviteCode", { code });
     }
     case "join": {
       const standing = await standingOfUser(store, agents, user);
       if (standing.suspended) return ctx.say(key, event, "suspended");
+      if (standing.removed) return ctx.say(key, event, "removed", { id: identityOf(event) });
       if (standing.member && standing.access?.status === "active") return ctx.say(key, event, "joinAlready");
       const typed = normalizeCode(args);
       const redeemed = typed === "" ? undefined : await store.codes.redeem("invite", typed);
@@ -134,14 +152,59 @@ export async function offerConnect(
   const data: ConnectCodeData = {
     conversationKey: event.conversation.key,
     reply: replyTo(event, language),
+    account: { platform: event.platform, displayName: event.sender.displayName ?? null },
   };
   await store.codes.create({ code: id, purpose: "connect", userId: user.id, ttlMs: CONNECT_TTL_MS, data });
+  await sayPrivately(ctx, key, event, "connectLink", {
+    lead: leadText,
+    url: `${agents.publicUrl}/connect/${id}`,
+  });
+}
+
+/**
+ * Replies with a message holding a usable code or link (/link, /invite, /connect): marked sensitive, so the
+ * outbox overwrites its stored text once it is sent and no usable code stays in the database.
+ */
+async function sayPrivately(
+  ctx: RouterContext,
+  key: string,
+  event: InboundEvent,
+  msg: MessageKey,
+  params: Record<string, string | number>,
+): Promise<void> {
+  const language = ctx.language(event);
+  const to = replyTo(event, language);
+  await ctx.deps.outbox.enqueue({
+    idempotencyKey: key,
+    platform: to.platform,
+    conversationKey: event.conversation.key,
+    reply: to.reply,
+    inboundReceivedAt: to.inboundReceivedAt,
+    text: message(language, msg, params),
+    extras: { sensitive: true },
+  });
+  ctx.deps.kickDelivery();
+}
+
+/** Tells the chat that issued a /link code that another account just joined through it. */
+async function tellLinkIssuer(
+  ctx: RouterContext,
+  key: string,
+  event: InboundEvent,
+  data: LinkCodeData | undefined,
+): Promise<void> {
+  if (!data) return;
+  const name = event.sender.displayName ? ` (${event.sender.displayName})` : "";
   await ctx.reply(
-    key,
-    replyTo(event, language),
-    event.conversation.key,
-    message(language, "connectLink", { lead: leadText, url: `${agents.publicUrl}/connect/${id}` }),
+    `${key}:link-joined`,
+    data.reply,
+    data.conversationKey,
+    message(data.reply.language, "linkJoined", { id: identityOf(event), name }),
   );
+}
+
+function identityOf(event: InboundEvent): string {
+  return `${event.platform}:${event.sender.platformUserId}`;
 }
 
 /** Moves the sender's identity to `userId` (the /link target). False when it cannot be moved. */
@@ -180,6 +243,11 @@ export async function admit(ctx: RouterContext, event: InboundEvent, replyKey?: 
   });
   if (standing.suspended) {
     if (replyKey) await ctx.say(replyKey, event, "suspended");
+    return false;
+  }
+  // Removed by an admin: blocked (even in open mode, even with a code) until `users allow` admits them.
+  if (standing.removed) {
+    if (replyKey) await ctx.say(replyKey, event, "removed", { id });
     return false;
   }
   if (!standing.member) {

@@ -51,6 +51,11 @@ const en = {
   vmUnavailable: (p: Params) =>
     `The machine holding ${p.what} (${p.host}) is not answering. Your message is kept; I will try again shortly.`,
   noCapacity: () => "Every machine is full right now. Your message is kept; I will try again shortly.",
+  attachmentTooLarge: (p: Params) =>
+    `Sorry, ${p.name} is too large for me (${p.size}; the limit is ${p.limit} per file), so Claude did not get it.`,
+  attachmentTooMany: (p: Params) =>
+    `Sorry, ${p.name} did not fit: one message can bring Claude at most ${p.count} files and ${p.limit} in all.`,
+  attachmentFailed: (p: Params) => `Sorry, I could not download ${p.name}, so Claude did not get it.`,
   asleepFor: (p: Params) => `asleep for ${p.duration} (${p.reason})`,
   sleepReason: (p: Params) =>
     p.reason === "idle"
@@ -74,6 +79,7 @@ const en = {
   vmDeleted: (p: Params) =>
     `The VM of ${p.project} and its disk were deleted. The next message here creates a fresh one.`,
   vmOwnerOnly: (p: Params) => `Only the owner of ${p.project} can do that.`,
+  vmNoSuchProject: (p: Params) => `You have no project named ${p.project}. /projects lists yours.`,
   vmFailed: (p: Params) => `That did not work: ${p.error}`,
   vmBusy: (p: Params) => `The VM of ${p.project} is working on a task. Wait for it, or /cancel it first.`,
   projectsList: (p: Params) => `Your projects:\n${p.list}`,
@@ -91,6 +97,12 @@ const en = {
     `${p.lead ? `${p.lead} ` : ""}Send /connect to me in a private chat to connect your Claude credential. Never paste a key into a group.`,
   credentialSaved: (p: Params) =>
     `Your ${p.kind} is saved, encrypted. Your agents use it from your next message.`,
+  credentialReplaced: (p: Params) =>
+    `Your ${p.kind} is saved, encrypted, and replaces your ${p.old}. Your agents use it from your next message.`,
+  removed: (p: Params) =>
+    `You were removed from this CloudClaude server. Ask its operator if you think this is a mistake. (Your id: ${p.id})`,
+  linkJoined: (p: Params) =>
+    `${p.id}${p.name} joined your account with your /link code: it now reaches your switchboard, projects and credential. If that was not you, send /unlink ${p.id} now.`,
   credentialRejected: (p: Params) =>
     `Claude refused your ${p.kind}: it is invalid, revoked or expired. Renew it (a new API key at console.anthropic.com, or run \`claude setup-token\` again for a subscription token), then send /connect in a private chat to replace it.`,
   secretPasted: (p: Params) =>
@@ -171,6 +183,11 @@ const zhTW: Catalog = {
   waking: (p) => (p.kind === "project" ? `正在喚醒 ${p.project} 的 VM…` : "正在啟動你的總機…"),
   vmUnavailable: (p) => `存放${p.what}的機器（${p.host}）沒有回應。你的訊息已保留，稍後會再試一次。`,
   noCapacity: () => "目前所有機器都已滿載。你的訊息已保留，稍後會再試一次。",
+  attachmentTooLarge: (p) =>
+    `抱歉，${p.name} 太大了（${p.size}；每個檔案上限為 ${p.limit}），Claude 沒有收到。`,
+  attachmentTooMany: (p) =>
+    `抱歉，${p.name} 沒有傳給 Claude：一則訊息最多 ${p.count} 個檔案、合計 ${p.limit}。`,
+  attachmentFailed: (p) => `抱歉，我無法下載 ${p.name}，Claude 沒有收到。`,
   asleepFor: (p) => `已休眠 ${p.duration}（${p.reason}）`,
   sleepReason: (p) =>
     p.reason === "idle"
@@ -191,6 +208,7 @@ const zhTW: Catalog = {
     `這會刪除 ${p.project} 的 VM 及其磁碟：複製的程式庫以及與它的所有對話。確定要刪除請傳送：/vm delete ${p.project}`,
   vmDeleted: (p) => `${p.project} 的 VM 及其磁碟已刪除。下一則訊息會建立全新的 VM。`,
   vmOwnerOnly: (p) => `只有 ${p.project} 的擁有者可以這麼做。`,
+  vmNoSuchProject: (p) => `你沒有名為 ${p.project} 的專案。輸入 /projects 查看你的專案。`,
   vmFailed: (p) => `操作失敗：${p.error}`,
   vmBusy: (p) => `${p.project} 的 VM 正在執行工作。請等它完成，或先用 /cancel 停止。`,
   projectsList: (p) => `你的專案：\n${p.list}`,
@@ -206,6 +224,11 @@ const zhTW: Catalog = {
   connectInGroup: (p) =>
     `${p.lead ? `${p.lead}` : ""}請在私人聊天中傳送 /connect 給我以連接你的 Claude 憑證。請勿在群組中貼上金鑰。`,
   credentialSaved: (p) => `你的 ${p.kind} 已加密儲存。從下一則訊息起，你的代理會使用它。`,
+  credentialReplaced: (p) =>
+    `你的 ${p.kind} 已加密儲存，並取代了你原本的 ${p.old}。從下一則訊息起，你的代理會使用它。`,
+  removed: (p) => `你已被移出此 CloudClaude 伺服器。若認為有誤，請聯絡管理員。（你的 ID：${p.id}）`,
+  linkJoined: (p) =>
+    `${p.id}${p.name} 已使用你的 /link 代碼加入你的帳號：它現在可使用你的總機、專案和憑證。若不是你本人，請立即傳送 /unlink ${p.id}。`,
   credentialRejected: (p) =>
     `Claude 拒絕了你的 ${p.kind}：它無效、已撤銷或已過期。請更新它（在 console.anthropic.com 建立新的 API 金鑰，或重新執行 \`claude setup-token\` 取得訂閱權杖），然後在私人聊天中傳送 /connect 來替換。`,
   secretPasted: (p) =>

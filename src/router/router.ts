@@ -1,6 +1,8 @@
 import type { AgentEvent } from "../agent/protocol.ts";
+import { filesForTurn, type TurnFiles } from "../attachments/turn.ts";
 import type { InboxItem, Lease } from "../inbox/index.ts";
 import { errorMessage } from "../shared/errors.ts";
+import { projectIdOf } from "../vm/names.ts";
 import { HostUnavailableError, NoCapacityError } from "../vm/port.ts";
 import type { AgentConnection } from "./agent-connection.ts";
 import { createAgentEventHandler } from "./agent-events.ts";
@@ -15,8 +17,7 @@ const LEASE_MS = 15_000;
 const CONTROL_POLL_MS = 250;
 /** A wake-up taking longer than this is announced in the chat ("waking your VM…"). */
 const WAKE_NOTICE_MS = 1_000;
-/** How long messages for an agent whose host is down (or a full pool) wait before the next try. */
-const UNAVAILABLE_RETRY_MS = 10_000;
+
 /** How often a waiting router checks that the agent still knows the turn it waits for. */
 const TURN_CHECK_MS = 15_000;
 
@@ -117,7 +118,10 @@ export class Router {
             "agent unavailable; retrying later",
           );
           await inbox
-            .release(lease, { retryInMs: UNAVAILABLE_RETRY_MS, reason: errorMessage(error) })
+            .release(lease, {
+              retryInMs: unavailableRetryMs(lease, this.#ctx.now()),
+              reason: errorMessage(error),
+            })
             .catch(() => {});
           continue;
         }
@@ -129,6 +133,11 @@ export class Router {
         logger.error({ err: error, conversation: lease.conversationKey }, "handling a conversation failed");
         const outcome = await inbox.fail(lease, errorMessage(error)).catch(() => undefined);
         if (outcome && outcome.deadLettered.length > 0) {
+          // A turn whose messages are given up on is over: it must not keep its agent "busy" (awake).
+          const open = await this.#options.turns.open(lease.conversationKey).catch(() => undefined);
+          if (open?.itemIds.every((id) => outcome.deadLettered.includes(id))) {
+            await this.#options.turns.end(open.id, "failed").catch(() => {});
+          }
           const first = lease.items[0]?.event;
           if (first) {
             await this.#ctx
@@ -159,7 +168,23 @@ export class Router {
       const open = await turns.open(lease.conversationKey);
       const leased = new Set(lease.items.map((i) => i.id));
       if (open?.itemIds.every((id) => leased.has(id))) {
-        await this.#runTurn(lease, open, textOf(lease.items.filter((i) => open.itemIds.includes(i.id))));
+        const items = lease.items.filter((i) => open.itemIds.includes(i.id));
+        const first = items[0]?.event;
+        // Admitted when it started; the person may have been suspended or removed since. A turn already
+        // answered before the crash just finishes up.
+        const answered = await this.#options.outbox.has(`turn:${open.id}:final`);
+        const replyKey = first?.addressedToBot ? `cmd:${open.itemIds[0]}` : undefined;
+        if (!answered && (!first || !(await this.#ctx.isEnabled(first, replyKey)))) {
+          // Whatever the agent is still doing for them stops too (without waking an agent that sleeps).
+          await this.#ctx
+            .existingConnection(open.agent)
+            ?.send({ type: "interrupt", conversation: open.conversationKey })
+            .catch(() => {});
+          await turns.end(open.id, "failed");
+          await inbox.complete(lease, [...open.itemIds]);
+          return;
+        }
+        await this.#runTurn(lease, open, items);
         await inbox.complete(lease, [...open.itemIds]);
         return;
       }
@@ -180,7 +205,12 @@ export class Router {
         await this.#handleNonMessage(item);
         done.push(item.id);
       }
-      if (batch.length > 0) done.push(...(await this.#startTurn(lease, batch, bound)));
+      if (batch.length > 0) {
+        // What came before the turn is done: should the turn have to wait (its agent's host is down), the
+        // lease goes back and these must not run again.
+        if (done.length > 0) await inbox.complete(lease, done, { keepLease: true });
+        done.push(...(await this.#startTurn(lease, batch, bound)));
+      }
       await inbox.complete(lease, done);
     } finally {
       clearInterval(keepAlive);
@@ -232,7 +262,7 @@ export class Router {
       itemIds: ids,
       reply: replyTo(last, this.#ctx.language(first)),
     });
-    await this.#runTurn(lease, record, textOf(batch), {
+    await this.#runTurn(lease, record, batch, {
       fresh: record.createdAt >= this.#ctx.now() - 1_000 && record.attempt === 1,
     });
     return ids;
@@ -242,13 +272,13 @@ export class Router {
   async #runTurn(
     lease: Lease,
     turn: TurnRecord,
-    text: string,
+    items: readonly InboxItem[],
     options: { fresh?: boolean } = {},
   ): Promise<void> {
+    const text = textOf(items);
     const { outbox, turns, agents } = this.#options;
     if (await outbox.has(`turn:${turn.id}:final`)) return; // answered before a crash; just finish up
     const connection = this.#ctx.connection(turn.agent, turn.userId);
-    this.#options.runtime.markActive(turn.agent);
     await this.#wake(connection, turn);
     const events: AgentEvent[] = [];
     let notify: (() => void) | undefined;
@@ -259,17 +289,23 @@ export class Router {
     this.#ctx.waiters.set(turn.id, waiter);
     const deadline = this.#ctx.now() + agents.turnTimeoutMs;
     const storedSession = () => this.#options.store.conversations.sessionOf(turn.conversationKey, turn.agent);
+    // The files people sent: downloaded once per turn, on the first send (src/attachments).
+    let files: Promise<TurnFiles> | undefined;
     // Idempotent on the agent's side: a turn id it knows runs again only with a higher attempt.
-    const sendTurn = (attempt: number, sessionId: string | null) =>
-      connection.send({
+    const sendTurn = async (attempt: number, sessionId: string | null) => {
+      files ??= filesForTurn(this.#ctx, turn, items);
+      const { attachments, notes } = await files;
+      return connection.send({
         type: "turn",
         turnId: turn.id,
         conversation: turn.conversationKey,
         attempt,
         sessionId,
-        text,
+        text: [text, ...notes].filter((t) => t !== "").join("\n\n"),
         sender: { id: turn.userId },
+        ...(attachments.length > 0 && { attachments }),
       });
+    };
     try {
       let attempt = turn.attempt;
       // A turn recorded just now cannot be known to the agent: skip the round trip that asks.
@@ -340,7 +376,11 @@ export class Router {
     } finally {
       // Only our own: a worker that took the turn over after our lease lapsed has registered its own.
       if (this.#ctx.waiters.get(turn.id) === waiter) this.#ctx.waiters.delete(turn.id);
-      this.#options.runtime.markActive(turn.agent);
+      this.#options.runtime
+        .markActive(turn.agent)
+        .catch((error: unknown) =>
+          this.#options.logger.warn({ err: error }, "could not record agent activity"),
+        );
     }
   }
 
@@ -350,7 +390,11 @@ export class Router {
    * and is retried (the turn record makes the retry the same turn, so each notice is posted once).
    */
   async #wake(connection: AgentConnection, turn: TurnRecord): Promise<void> {
-    if (connection.attached) return;
+    // Touching the agent first keeps the idle policy off it; if it fell asleep just before, the bridge we
+    // hold is dying: drop it and wake the agent rather than send the turn into it.
+    const awake = await this.#options.runtime.markActive(turn.agent);
+    if (connection.attached && awake) return;
+    if (connection.attached) await connection.detach();
     const lang = turn.reply.language;
     const project = await this.#projectName(turn.agent);
     const say = (key: string, text: string) =>
@@ -377,8 +421,8 @@ export class Router {
   }
 
   async #projectName(agent: string): Promise<string | undefined> {
-    if (this.#ctx.kindOf(agent) !== "project") return undefined;
-    return (await this.#options.store.projects.get(agent.slice("vm-".length)))?.name;
+    const projectId = projectIdOf(agent);
+    return projectId === undefined ? undefined : (await this.#options.store.projects.get(projectId))?.name;
   }
 
   /** /cancel, /approve, /deny and /status act on the running turn instead of waiting behind it. */
@@ -421,4 +465,14 @@ function textOf(items: readonly InboxItem[]): string {
     })
     .filter((t) => t !== "")
     .join("\n\n");
+}
+
+/**
+ * How long messages for an agent whose host is down (or a full pool) wait before the next try: a quarter
+ * of how long they have waited so far, between 10 s and 5 min, so a short outage costs seconds and a long
+ * one does not poll the engine all day.
+ */
+function unavailableRetryMs(lease: Lease, now: number): number {
+  const oldest = Math.min(...lease.items.map((i) => i.event.receivedAt));
+  return Math.min(300_000, Math.max(10_000, Math.round((now - oldest) / 4)));
 }

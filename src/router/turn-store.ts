@@ -74,13 +74,17 @@ export class TurnStore {
     return row && toRecord(row);
   }
 
-  /** Agents with a turn in progress: the idle policy must not put them to sleep. */
-  async busyAgents(): Promise<Set<string>> {
+  /**
+   * Agents with a turn in progress (started within `maxAgeMs`: an older "running" record is a leftover,
+   * e.g. of dead-lettered messages): the idle policy must not put them to sleep.
+   */
+  async busyAgents(maxAgeMs: number): Promise<Set<string>> {
     const rows = await this.#db
       .selectFrom("turns")
       .select("agent")
       .distinct()
       .where("status", "=", "running")
+      .where("created_at", ">", this.#now() - maxAgeMs)
       .execute();
     return new Set(rows.map((r) => r.agent));
   }

@@ -1,5 +1,6 @@
 import type { InboundEvent } from "../ingress/event.ts";
 import type { Project, User } from "../store/index.ts";
+import { projectAgent } from "../vm/names.ts";
 import type { AgentInfo } from "../vm/port.ts";
 import type { RouterContext } from "./context.ts";
 import { duration, type Language, message } from "./messages.ts";
@@ -22,14 +23,23 @@ export async function runVmCommand(
     return ctx.say(key, event, "vmUsage");
   }
   let project: Project | undefined;
-  if (named && verb !== "delete") project = await store.projects.byName(named);
-  else project = (await ctx.targetFor(event, user)).project;
-  if (!project && verb === "delete" && named) project = await store.projects.byName(named);
+  let byName = false;
+  if (named && verb !== "delete") {
+    project = await store.projects.byName(named);
+    byName = true;
+  } else project = (await ctx.targetFor(event, user)).project;
+  if (!project && verb === "delete" && named) {
+    project = await store.projects.byName(named);
+    byName = true;
+  }
+  const owner = project?.ownerUserId === user.id;
+  // Someone else's project named from elsewhere: answered as if it did not exist (names are not secrets
+  // to its members, but are to everyone else).
+  if (named && byName && !owner) return ctx.say(key, event, "vmNoSuchProject", { project: named });
   if (!project) return ctx.say(key, event, "vmNotBound");
   const params = { project: project.name };
-  const owner = project.ownerUserId === user.id;
   if (!owner) return ctx.say(key, event, verb === "status" ? "notMember" : "vmOwnerOnly", params);
-  const agent = `vm-${project.id}`;
+  const agent = projectAgent(project.id);
   const lang = ctx.language(event);
 
   try {
@@ -49,7 +59,8 @@ export async function runVmCommand(
         return ctx.say(key, event, "vmStarted", params);
       case "stop":
       case "restart": {
-        if ((await turns.busyAgents()).has(agent)) return ctx.say(key, event, "vmBusy", params);
+        if ((await turns.busyAgents(ctx.deps.agents.turnTimeoutMs)).has(agent))
+          return ctx.say(key, event, "vmBusy", params);
         await ctx.dropConnection(agent);
         await runtime.stop(agent, { reason: "manual" });
         if (verb === "stop") return ctx.say(key, event, "vmStopped", params);
@@ -58,7 +69,8 @@ export async function runVmCommand(
       }
       case "delete": {
         if (named !== project.name) return ctx.say(key, event, "vmDeleteConfirm", params);
-        if ((await turns.busyAgents()).has(agent)) return ctx.say(key, event, "vmBusy", params);
+        if ((await turns.busyAgents(ctx.deps.agents.turnTimeoutMs)).has(agent))
+          return ctx.say(key, event, "vmBusy", params);
         await ctx.dropConnection(agent);
         await runtime.remove(agent, { volume: true, reason: "deleted" });
         return ctx.say(key, event, "vmDeleted", params);
@@ -84,7 +96,7 @@ export async function runProjectsCommand(
   const lang = ctx.language(event);
   const lines = await Promise.all(
     mine.map(async (p) => {
-      const info = await runtime.inspect(`vm-${p.id}`);
+      const info = await runtime.inspect(projectAgent(p.id));
       const state = info ? info.state : lang === "zh-TW" ? "尚未建立" : "not created";
       const here = bound?.projectId === p.id ? (lang === "zh-TW" ? "（此聊天）" : " (this chat)") : "";
       return `• ${p.name}${here}: ${state}`;

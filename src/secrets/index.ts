@@ -7,6 +7,7 @@ export {
   loadKeyProvider,
   type MasterKey,
   type MasterKeySource,
+  MissingKeyFileError,
   parseMasterKey,
 } from "./keys.ts";
 export { type KeyProvider, UnknownKeyError, type WrappedKey } from "./port.ts";

@@ -1,5 +1,15 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { type KeyProvider, UnknownKeyError, type WrappedKey } from "./port.ts";
 
@@ -107,13 +117,25 @@ export class KeyFile {
     mkdirSync(path.dirname(this.path), { recursive: true, mode: 0o700 });
     const key = randomBytes(KEY_BYTES);
     try {
-      this.#write([{ id: keyIdOf(key), key }], "wx");
+      writeDurably(this.path, [{ id: keyIdOf(key), key }]);
     } catch (error) {
       // Another process created it first: use theirs.
       if ((error as NodeJS.ErrnoException).code === "EEXIST") return { keys: this.read(), created: false };
       throw error;
     }
+    syncDirectory(path.dirname(this.path));
     return { keys: this.read(), created: true };
+  }
+
+  /** Whether the file exists (any other error, e.g. a directory nobody may read, is thrown). */
+  exists(): boolean {
+    try {
+      statSync(this.path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw error;
+    }
   }
 
   read(): MasterKey[] {
@@ -153,28 +175,64 @@ export class KeyFile {
     this.#replace(kept);
   }
 
+  /**
+   * Replaces the file atomically and durably: a temporary file with a random name (a pid is not unique:
+   * every container's main process is pid 1) is written and fsynced, renamed over the file, and the
+   * directory fsynced, so a crash leaves either the old file or the new one, never a torn or lost one.
+   */
   #replace(keys: MasterKey[]): void {
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const writer = new KeyFile(tmp);
-    writer.#write(keys, "wx");
-    renameSync(tmp, this.path);
-  }
-
-  #write(keys: readonly MasterKey[], flags: "wx"): void {
-    const json: KeyFileJson = {
-      version: 1,
-      keys: keys.map((k) => ({
-        id: k.id,
-        key: k.key.toString("base64"),
-        createdAt: new Date().toISOString(),
-      })),
-    };
-    const fd = openSync(this.path, flags, 0o600);
+    const tmp = `${this.path}.${randomBytes(8).toString("hex")}.tmp`;
     try {
-      writeSync(fd, `${JSON.stringify(json, null, 2)}\n`);
-    } finally {
-      closeSync(fd);
+      writeDurably(tmp, keys);
+      renameSync(tmp, this.path);
+    } catch (error) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created, or already renamed
+      }
+      throw error;
     }
+    syncDirectory(path.dirname(this.path));
+  }
+}
+
+/** Creates `file` (never overwriting one) with mode 0600, writes the keys and fsyncs it before closing. */
+function writeDurably(file: string, keys: readonly MasterKey[]): void {
+  const json: KeyFileJson = {
+    version: 1,
+    keys: keys.map((k) => ({
+      id: k.id,
+      key: k.key.toString("base64"),
+      createdAt: new Date().toISOString(),
+    })),
+  };
+  const fd = openSync(file, "wx", 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(json, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes a rename or a new entry in `dir` durable. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The key file does not exist, and this command must not create it (only `serve` does). */
+export class MissingKeyFileError extends Error {
+  constructor(file: string) {
+    super(
+      `no master key file at ${file}: \`cloudclaude serve\` creates it on first start (or set CLOUDCLAUDE_MASTER_KEY)`,
+    );
+    this.name = "MissingKeyFileError";
   }
 }
 
@@ -184,8 +242,15 @@ export interface MasterKeySource {
   readonly keyFile: string;
 }
 
-/** The server's key provider: from the environment, else from the key file (created on first start). */
-export function loadKeyProvider(source: MasterKeySource): {
+/**
+ * The server's key provider: from the environment, else from the key file. Only `serve` passes
+ * `create: true` (the file is made on first start); every other command throws `MissingKeyFileError`
+ * rather than make a key nobody backed up.
+ */
+export function loadKeyProvider(
+  source: MasterKeySource,
+  options: { create?: boolean } = {},
+): {
   provider: LocalKeyProvider;
   origin: "environment" | "file";
   created: boolean;
@@ -197,6 +262,11 @@ export function loadKeyProvider(source: MasterKeySource): {
       created: false,
     };
   }
-  const { keys, created } = new KeyFile(source.keyFile).loadOrCreate();
+  const file = new KeyFile(source.keyFile);
+  if (!options.create) {
+    if (!file.exists()) throw new MissingKeyFileError(source.keyFile);
+    return { provider: new LocalKeyProvider(file.read()), origin: "file", created: false };
+  }
+  const { keys, created } = file.loadOrCreate();
   return { provider: new LocalKeyProvider(keys), origin: "file", created };
 }

@@ -1,10 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readFile, stat } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SecretBox, sealedKeyId } from "./envelope.ts";
-import { KeyFile, keyIdOf, keysFromEnvironment, LocalKeyProvider, loadKeyProvider } from "./keys.ts";
+import {
+  KeyFile,
+  keyIdOf,
+  keysFromEnvironment,
+  LocalKeyProvider,
+  loadKeyProvider,
+  MissingKeyFileError,
+} from "./keys.ts";
 import { UnknownKeyError } from "./port.ts";
 import { looksLikeSecret, SecretRedactor } from "./redact.ts";
 
@@ -67,12 +74,18 @@ describe("master keys", () => {
   it("creates the key file on first start with mode 0600, reuses it, and refuses one others can read", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "cc-keys-"));
     const file = path.join(dir, "keys", "master-key.json");
-    const first = loadKeyProvider({ environmentKeys: undefined, keyFile: file });
+    // Only `serve` creates the file: every other command finds none and says so.
+    expect(() => loadKeyProvider({ environmentKeys: undefined, keyFile: file })).toThrow(MissingKeyFileError);
+    expect(await readdir(dir)).toEqual([]);
+    const first = loadKeyProvider({ environmentKeys: undefined, keyFile: file }, { create: true });
     expect(first.created).toBe(true);
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect((await stat(path.dirname(file))).mode & 0o777).toBe(0o700);
-    const again = loadKeyProvider({ environmentKeys: undefined, keyFile: file });
+    const again = loadKeyProvider({ environmentKeys: undefined, keyFile: file }, { create: true });
     expect(again.created).toBe(false);
+    expect(loadKeyProvider({ environmentKeys: undefined, keyFile: file }).provider.currentId).toBe(
+      first.provider.currentId,
+    );
     expect(again.provider.currentId).toBe(first.provider.currentId);
     await chmod(file, 0o644);
     expect(() => new KeyFile(file).read()).toThrow(/readable by others.*chmod 600/);
@@ -94,6 +107,20 @@ describe("master keys", () => {
     expect(file.read().map((k) => k.id)).toEqual([fresh.id]);
     expect(() => file.retire(["nope"])).toThrow(/every key/);
     expect(await readFile(file.path, "utf8")).toContain(fresh.id);
+    // Replaced through a temporary file with a random name (never `<pid>.tmp`: pid 1 in every container),
+    // which does not stay behind.
+    expect(await readdir(dir)).toEqual(["k.json"]);
+    expect((await stat(file.path)).mode & 0o777).toBe(0o600);
+  });
+
+  it("a leftover temporary file of a crashed rotation does not block the next one", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "cc-keys-"));
+    const file = new KeyFile(path.join(dir, "k.json"));
+    file.loadOrCreate();
+    // What the old code left after a crash, and would then trip over (open "wx" on the same name).
+    await writeFile(`${file.path}.${process.pid}.tmp`, "{}", { mode: 0o600 });
+    const fresh = file.addKey();
+    expect(file.read()[0]?.id).toBe(fresh.id);
   });
 });
 

@@ -5,20 +5,24 @@ import { loadKeyProvider } from "./keys.ts";
 import { knownSecrets } from "./redact.ts";
 
 /**
- * The secrets side of starting a server or a CLI command: the master keys (environment or key file,
- * created on first start) as a `SecretBox`, and the configuration's own secrets registered for
- * redaction, so no log line and no chat message shows them.
+ * The secrets side of starting a server or a CLI command: the master keys (environment or key file) as a
+ * `SecretBox`, and the configuration's own secrets registered for redaction, so no log line and no chat
+ * message shows them. Only `serve` passes `create: true` (the key file is made on first start); elsewhere a
+ * missing key file throws `MissingKeyFileError`.
  */
-export function loadSecrets(config: Config): {
+export function loadSecrets(
+  config: Config,
+  options: { create?: boolean } = {},
+): {
   box: SecretBox;
   origin: "environment" | "file";
   created: boolean;
 } {
   for (const value of configSecrets(config)) knownSecrets.add(value);
-  const { provider, origin, created } = loadKeyProvider({
-    environmentKeys: config.secrets.masterKeys,
-    keyFile: config.secrets.keyFile,
-  });
+  const { provider, origin, created } = loadKeyProvider(
+    { environmentKeys: config.secrets.masterKeys, keyFile: config.secrets.keyFile },
+    options,
+  );
   return { box: new SecretBox(provider), origin, created };
 }
 
@@ -58,7 +62,7 @@ export async function assertKeysPresent(store: Store, keyIds: readonly string[])
   throw new Error(
     `the database holds ${missing.map((id) => `${usage[id]} credential(s) under master key ${id}`).join(", ")}, ` +
       "which this server does not have. Set CLOUDCLAUDE_MASTER_KEY (or CLOUDCLAUDE_MASTER_KEY_FILE) to the key " +
-      "the other servers use; if that key is lost for good, run `cloudclaude keys forget-unreadable` (those " +
-      "people will be asked to /connect again).",
+      "the other servers use; if that key is lost for good, run `cloudclaude keys forget-unreadable --key " +
+      "<id> --yes` (those people will be asked to /connect again).",
   );
 }

@@ -215,7 +215,8 @@ export class KyselyAccess implements AccessRepository {
 
   async removeUser(userId: string): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
-      await trx.deleteFrom("identities").where("user_id", "=", userId).execute();
+      // The identities stay with the removed user: their next message finds a removed person (refused),
+      // not a stranger that open mode would let in.
       await trx.deleteFrom("credentials").where("user_id", "=", userId).execute();
       await trx.deleteFrom("one_time_codes").where("user_id", "=", userId).execute();
       const now = this.#now();

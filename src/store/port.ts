@@ -194,8 +194,9 @@ export interface AccessRepository {
   ): Promise<UserAccess>;
   list(): Promise<UserAccess[]>;
   /**
-   * Removes a person: their identities (so the next message starts a stranger), credentials and open codes
-   * go; the user row stays (projects refer to it) with status "removed".
+   * Removes a person: their credentials and open codes go; the user row stays (projects refer to it) with
+   * status "removed", and so do their identities, so their next message finds a removed person (refused in
+   * every access mode) rather than a stranger, until an admin allows them again.
    */
   removeUser(userId: string): Promise<void>;
 }

@@ -20,6 +20,7 @@ export interface Database {
   user_access: UserAccessTable;
   one_time_codes: OneTimeCodesTable;
   vms: VmsTable;
+  leases: LeasesTable;
   live_messages: LiveMessagesTable;
 }
 
@@ -207,4 +208,10 @@ export interface OneTimeCodesTable {
   expires_at: number;
   used_at: number | null;
   created_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
 }

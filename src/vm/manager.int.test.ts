@@ -10,10 +10,12 @@ import {
   copyImage,
   ensureTestImage,
   localDocker,
+  removeInstance,
   startDockerHost,
   type DockerHost as TestHost,
 } from "../../test/support/docker.ts";
 import { encodeFrame, PROTOCOL_VERSION } from "../agent/protocol.ts";
+import { TurnStore } from "../router/turn-store.ts";
 import { type OpenedStore, openStore } from "../store/index.ts";
 import { dockerClient } from "./docker/connection.ts";
 import type { ContainerSettings } from "./docker/container-spec.ts";
@@ -93,15 +95,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Everything this file created, on both engines.
-  for (const docker of engines) {
-    const filters = { label: [`cloudclaude.instance=${instance}`] };
-    for (const c of await docker.listContainers({ all: true, filters })) {
-      await docker.getContainer(c.Id).remove({ force: true });
-    }
-    for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) {
-      await docker.getVolume(v.Name).remove();
-    }
-  }
+  for (const docker of engines) await removeInstance(docker, instance);
   await opened?.store.close();
 }, 120_000);
 
@@ -154,12 +148,28 @@ describe("VM Manager on Docker", () => {
     await m.ensureRunning(spec("vm-busy", "project"));
     // The daemon writes its event log on the volume; it must survive the switchboard's removal.
     const welcome = await hello(m, "sb-idle");
+    // A turn in progress on vm-busy (as the router records it before sending): it must not be stopped.
+    const turns = new TurnStore(opened.handle.db);
+    await turns.create({
+      id: "t-busy",
+      conversationKey: "telegram:1",
+      agent: "vm-busy",
+      userId: "u1",
+      itemIds: [1],
+      reply: {
+        platform: "telegram",
+        reply: { platform: "telegram", chatId: 1 },
+        inboundReceivedAt: Date.now(),
+        language: "en",
+      },
+    });
     const supervisor = new VmSupervisor({
       manager: m,
       logger,
       switchboardIdleMs: 0,
       projectIdleMs: 0,
-      busyAgents: async () => new Set(["vm-busy"]),
+      busyAgents: () => turns.busyAgents(60_000),
+      singleProcess: true,
     });
     const slept = await supervisor.sweep();
     expect(slept).toEqual(expect.arrayContaining(["sb-idle", "vm-idle"]));
@@ -181,6 +191,21 @@ describe("VM Manager on Docker", () => {
     expect((await local.inspect("vm-idle"))?.running).toBe(true);
     expect((await hello(m, "sb-idle")).lastSeq).toBe(welcome.lastSeq);
   }, 120_000);
+
+  it("an image missing on the host is said plainly, with the fix", async () => {
+    const missing = new DockerHost({
+      name: "local",
+      docker: engines[0] as Dockerode,
+      settings: { ...settings(), image: "cloudclaude-agent:not-built-here" },
+      logger,
+    });
+    expect(await missing.hasImage()).toBe(false);
+    const m = manager([missing]);
+    await expect(m.ensureRunning(spec("sb-no-image"))).rejects.toThrow(
+      /agent image cloudclaude-agent:not-built-here is not on Docker host local: .*images build --offline/,
+    );
+    expect(await m.inspect("sb-no-image")).toMatchObject({ state: "error" });
+  }, 60_000);
 
   it("a stopped container built from an older spec is recreated; the volume stays", async () => {
     const local = host("local", engines[0] as Dockerode);
@@ -220,6 +245,7 @@ describe("VM Manager on Docker", () => {
       switchboardIdleMs: 60_000,
       projectIdleMs: 60_000,
       busyAgents: async () => new Set(),
+      singleProcess: true,
     });
     const report = await supervisor.reconcile(undefined, { afterRestart: true });
     expect(report.repaired).toEqual(expect.arrayContaining(["sb-crashed", "sb-died"]));
@@ -255,13 +281,17 @@ describe("VM Manager on Docker", () => {
       switchboardIdleMs: 60_000,
       projectIdleMs: 60_000,
       busyAgents: async () => new Set(),
+      singleProcess: true,
     });
     await supervisor.checkHosts();
     expect((await m.inspect(onFar))?.state).toBe("unavailable");
     await expect(m.ensureRunning(spec(onFar, "project"))).rejects.toBeInstanceOf(HostUnavailableError);
 
     await second.restart();
-    await supervisor.checkHosts(); // back: reconciled at once
+    await supervisor.checkHosts(); // back: reconciled at once…
+    await supervisor.stop(); // (which waits for that reconcile)
+    // …which noticed that the engine's restart left the container stopped.
+    expect(await m.inspect(onFar)).toMatchObject({ state: "stopped", reason: "crashed" });
     await m.ensureRunning(spec(onFar, "project"));
     expect((await m.inspect(onFar))?.state).toBe("running");
     expect((await hello(m, onFar)).type).toBe("welcome");

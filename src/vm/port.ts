@@ -19,8 +19,11 @@ export interface ContainerRuntime {
   stop(name: string, options?: { reason?: string }): Promise<void>;
   /** Removes the agent; its volume (conversation history) too only when asked. */
   remove(name: string, options?: { volume?: boolean; reason?: string }): Promise<void>;
-  /** The agent did something (a turn started or ended): it is not idle. Cheap; may be called often. */
-  markActive(name: string): void;
+  /**
+   * The agent did something (a turn started or ended): it is not idle. Resolves with whether it is meant
+   * to be awake (false once the idle policy put it to sleep, so a caller holding a bridge knows to wake it).
+   */
+  markActive(name: string): Promise<boolean>;
   inspect(name: string): Promise<AgentInfo | undefined>;
   list(): Promise<AgentInfo[]>;
   /** Stops everything this runtime started in this process (shutdown). Agents survive a crash by design. */

@@ -4,9 +4,8 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { agentHomePaths } from "../agent/home.ts";
 import type { Logger } from "../shared/logger.ts";
+import { AGENT_NAME } from "./names.ts";
 import type { AgentInfo, AgentSpec, BridgeStream, ContainerRuntime } from "./port.ts";
-
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export interface ProcessRuntimeOptions {
   /** Each agent gets `<root>/<name>` as its home (its "volume"). */
@@ -35,7 +34,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   ensureRunning(spec: AgentSpec): Promise<void> {
-    if (!NAME.test(spec.name))
+    if (!AGENT_NAME.test(spec.name))
       return Promise.reject(new Error(`invalid agent name ${JSON.stringify(spec.name)}`));
     // Concurrent callers for one agent share one start.
     let starting = this.#starting.get(spec.name);
@@ -96,8 +95,8 @@ export class ProcessRuntime implements ContainerRuntime {
     };
   }
 
-  markActive(_name: string): void {
-    // Processes have no idle policy: they run until stopped.
+  async markActive(_name: string): Promise<boolean> {
+    return true; // processes have no idle policy: they run until stopped
   }
 
   async stop(name: string): Promise<void> {
@@ -137,7 +136,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   async list(): Promise<AgentInfo[]> {
     const names = await readdir(this.#options.root).catch(() => [] as string[]);
-    const infos = await Promise.all(names.filter((n) => NAME.test(n)).map((n) => this.inspect(n)));
+    const infos = await Promise.all(names.filter((n) => AGENT_NAME.test(n)).map((n) => this.inspect(n)));
     return infos.filter((i): i is AgentInfo => i !== undefined);
   }
 

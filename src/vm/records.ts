@@ -106,6 +106,26 @@ export class VmRecords {
     await this.#db.deleteFrom("vms").where("name", "=", name).execute();
   }
 
+  /**
+   * Takes or renews the lease `name` for `holder` until now + `ttlMs`; false while another holder's lease
+   * is unexpired. One conditional update, so two processes can never both hold it.
+   */
+  async holdLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now();
+    await this.#db
+      .insertInto("leases")
+      .values({ name, holder, expires_at: 0 })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    const result = await this.#db
+      .updateTable("leases")
+      .set({ holder, expires_at: now + ttlMs })
+      .where("name", "=", name)
+      .where((eb) => eb.or([eb("holder", "=", holder), eb("expires_at", "<", now)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Agents per host that occupy room there (anything not asleep). */
   async loadByHost(): Promise<Map<string, number>> {
     const rows = await this.#db

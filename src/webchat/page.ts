@@ -24,6 +24,11 @@ export const WEBCHAT_PAGE = `<!doctype html>
   form { display: flex; gap: .5rem; padding: .75rem 1rem; border-top: 1px solid #8884; }
   textarea { flex: 1; resize: none; font: inherit; padding: .5rem; border-radius: .5rem; }
   button { font: inherit; padding: .5rem 1rem; border-radius: .5rem; }
+  .buttons { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .5rem; white-space: normal; }
+  .buttons button { padding: .3rem .8rem; }
+  .buttons .primary { background: #2b6cb0; color: white; border: 1px solid #2b6cb0; }
+  .buttons .danger { color: #c53030; border: 1px solid #c53030; }
+  .buttons .chosen { outline: 2px solid currentColor; outline-offset: 2px; }
 </style>
 </head>
 <body>
@@ -58,11 +63,47 @@ export const WEBCHAT_PAGE = `<!doctype html>
     log.scrollTop = log.scrollHeight;
   });
   events.addEventListener("message", (e) => {
-    const { text: body, turnId } = JSON.parse(e.data);
-    const el = turnId && streaming.get(turnId);
+    const { text: body, turnId, buttons } = JSON.parse(e.data);
+    let el = turnId && streaming.get(turnId);
     if (el) { el.textContent = body; el.classList.remove("streaming"); el.classList.add("final"); streaming.delete(turnId); }
-    else add("bot final", body);
+    else el = add("bot final", body);
+    if (Array.isArray(buttons) && buttons.length > 0) addButtons(el, buttons);
   });
+
+  // Approval buttons: a press posts the button's value, which names a single-use token; the server
+  // answers in the chat (a second or stale press gets a polite note and changes nothing).
+  function addButtons(el, buttons) {
+    const row = document.createElement("div");
+    row.className = "buttons";
+    for (const b of buttons) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = b.label;
+      if (b.style) button.classList.add(b.style);
+      button.addEventListener("click", () => press(button, b.value));
+      row.append(button);
+    }
+    el.append(row);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  async function press(button, value) {
+    for (const other of button.parentElement.children) other.classList.remove("chosen");
+    button.classList.add("chosen");
+    button.disabled = true;
+    try {
+      const res = await fetch("/webchat/api/actions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ session, value, id: crypto.randomUUID() }),
+      });
+      if (!res.ok) add("system", "Could not send: " + (await res.text()));
+    } catch (err) {
+      add("system", "Could not send: " + err);
+    } finally {
+      button.disabled = false;
+    }
+  }
   events.onerror = () => { if (events.readyState === EventSource.CLOSED) add("system", "Disconnected from the server. Reload to reconnect."); };
 
   async function send() {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Hono } from "hono";
+import type { Context, Hono, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
@@ -19,6 +19,35 @@ const Message = z.object({
     .regex(/^[A-Za-z0-9-]{1,64}$/)
     .optional(),
 });
+
+/**
+ * A button press on the page (an approval's Allow once / Allow in this chat / Deny): the button's value,
+ * which names a single-use token the router checks exactly as it checks a Telegram or Slack press.
+ */
+const Action = z.object({
+  session: z.string().regex(/^[A-Za-z0-9-]{8,64}$/),
+  value: z.string().min(1).max(300),
+  /** Lets the page retry a press without it being stored twice. */
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .optional(),
+});
+
+/**
+ * Only the page itself may post: a JSON content type forces a CORS preflight on other origins, and
+ * browsers mark cross-site requests. Otherwise any site the operator visits could start turns or press
+ * buttons.
+ */
+async function pageOnly(c: Context, next: Next): Promise<Response | undefined> {
+  if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) {
+    return c.json({ error: "expected application/json" }, 415);
+  }
+  if (c.req.header("sec-fetch-site") === "cross-site")
+    return c.json({ error: "cross-site request refused" }, 403);
+  await next();
+  return undefined;
+}
 
 /** Text deltas of running turns, for the pages watching those conversations. Not durable by design. */
 export class WebchatStream implements StreamSink {
@@ -43,8 +72,9 @@ export interface WebchatDeps {
 
 /**
  * The webchat platform: the page at `/`, `POST /webchat/api/messages` (stored in the inbox like any
- * webhook, then acknowledged), and `GET /webchat/api/stream` (server-sent events: `delta` while Claude
- * writes, `message` for each delivered reply; reconnecting pages get what they missed by Last-Event-ID).
+ * webhook, then acknowledged), `POST /webchat/api/actions` (a button press, stored the same way), and
+ * `GET /webchat/api/stream` (server-sent events: `delta` while Claude writes, `message` for each
+ * delivered reply with its buttons; reconnecting pages get what they missed by Last-Event-ID).
  * Served to the local operator: the server binds 127.0.0.1 by default.
  */
 export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): void } {
@@ -53,38 +83,56 @@ export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): vo
   const open = new Set<() => void>();
   app.get("/", (c) => c.html(WEBCHAT_PAGE));
 
+  /** Stores what the page sent in the inbox, like any webhook, then acknowledges it. */
+  const enqueue = async (
+    c: Context,
+    session: string,
+    id: string,
+    content: InboundEvent["content"],
+    raw: unknown,
+  ): Promise<Response> => {
+    const receivedAt = now();
+    const event: InboundEvent = {
+      platform: "webchat",
+      eventId: `${session}:${id}`,
+      conversation: { key: `webchat:${session}`, kind: "dm" },
+      sender: { platformUserId: "local", displayName: "local operator" },
+      occurredAt: receivedAt,
+      receivedAt,
+      addressedToBot: true,
+      content,
+      reply: { platform: "webchat", sessionId: session },
+      raw,
+    };
+    const [outcome] = await deps.inbox.enqueue([event]);
+    return c.json({ eventId: event.eventId, status: outcome?.status ?? "accepted" }, 202);
+  };
+
   app.post(
     "/webchat/api/messages",
     bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json({ error: "message too large" }, 413) }),
-    async (c, next) => {
-      // Only the page itself may post: a JSON content type forces a CORS preflight on other origins, and
-      // browsers mark cross-site requests. Otherwise any site the operator visits could start turns.
-      if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("application/json")) {
-        return c.json({ error: "expected application/json" }, 415);
-      }
-      if (c.req.header("sec-fetch-site") === "cross-site")
-        return c.json({ error: "cross-site request refused" }, 403);
-      await next();
-    },
+    pageOnly,
     async (c) => {
       const body = Message.safeParse(await c.req.json().catch(() => undefined));
       if (!body.success) return c.json({ error: "expected {session, text}" }, 400);
       const { session, text } = body.data;
-      const receivedAt = now();
-      const event: InboundEvent = {
-        platform: "webchat",
-        eventId: `${session}:${body.data.id ?? randomUUID()}`,
-        conversation: { key: `webchat:${session}`, kind: "dm" },
-        sender: { platformUserId: "local", displayName: "local operator" },
-        occurredAt: receivedAt,
-        receivedAt,
-        addressedToBot: true,
-        content: { type: "message", text, attachments: [] },
-        reply: { platform: "webchat", sessionId: session },
-        raw: body.data,
-      };
-      const [outcome] = await deps.inbox.enqueue([event]);
-      return c.json({ eventId: event.eventId, status: outcome?.status ?? "accepted" }, 202);
+      const id = body.data.id ?? randomUUID();
+      return enqueue(c, session, id, { type: "message", text, attachments: [] }, body.data);
+    },
+  );
+
+  // A button press becomes an `action` event in the inbox, like a Telegram callback_query or a Slack
+  // block action: the router checks its token (single use, the person asked, still waiting) and answers.
+  app.post(
+    "/webchat/api/actions",
+    bodyLimit({ maxSize: 4 * 1024, onError: (c) => c.json({ error: "action too large" }, 413) }),
+    pageOnly,
+    async (c) => {
+      const body = Action.safeParse(await c.req.json().catch(() => undefined));
+      if (!body.success) return c.json({ error: "expected {session, value}" }, 400);
+      const { session, value } = body.data;
+      const id = `action:${body.data.id ?? randomUUID()}`;
+      return enqueue(c, session, id, { type: "action", actionId: "button", value }, body.data);
     },
   );
 
@@ -109,7 +157,7 @@ export function mountWebchat(app: Hono, deps: WebchatDeps): { closeStreams(): vo
             void sse.writeSSE({
               event: "message",
               id: String(m.seq),
-              data: JSON.stringify({ text: m.text, turnId }),
+              data: JSON.stringify({ text: m.text, turnId, ...(m.buttons && { buttons: m.buttons }) }),
             });
           },
           Number.isSafeInteger(after) ? { after } : {},

@@ -13,7 +13,7 @@ import {
 import { delimiter, join } from "node:path";
 import Dockerode from "dockerode";
 import { followEngineStream, imageExists } from "../../src/vm/images/engine.ts";
-import { buildImages } from "../../src/vm/images/index.ts";
+import { type BuiltImages, buildImages } from "../../src/vm/images/index.ts";
 
 /**
  * Docker for tests: the machine's engine (/var/run/docker.sock, started by scripts/test.sh), the test
@@ -47,6 +47,12 @@ export async function ensureTestImage(docker: Dockerode): Promise<string> {
   await requireEngine(docker);
   const images = await buildImages(docker, { offline: true, test: true });
   return images.agent;
+}
+
+/** The test image and the base it is built on (`cloudclaude-base:<hash>`, no /opt/cloudclaude/src). */
+export async function ensureTestImages(docker: Dockerode): Promise<BuiltImages> {
+  await requireEngine(docker);
+  return buildImages(docker, { offline: true, test: true });
 }
 
 /** Copies an image between engines (`docker save | docker load`); skipped when `to` has the same image. */
@@ -275,6 +281,29 @@ export async function runOnce(
   }
 }
 
+/** Whether `needle` occurs anywhere in an image's filesystem (`docker export` of a container of it). */
+export async function exportContains(
+  docker: Dockerode,
+  image: string,
+  needle: Buffer,
+): Promise<{ found: boolean; bytes: number }> {
+  const container = await docker.createContainer({ Image: image, HostConfig: { NetworkMode: "none" } });
+  try {
+    let carry = Buffer.alloc(0);
+    let found = false;
+    let bytes = 0;
+    for await (const chunk of (await container.export()) as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      const window = Buffer.concat([carry, chunk]);
+      if (window.includes(needle)) found = true;
+      carry = window.subarray(Math.max(0, window.length - needle.length + 1));
+    }
+    return { found, bytes };
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
 /** Splits the engine's multiplexed output (8-byte frame headers: stream, 0, 0, 0, length). */
 export function demux(buffer: Buffer): { stdout: string; stderr: string } {
   const out: Buffer[] = [];
@@ -285,4 +314,15 @@ export function demux(buffer: Buffer): { stdout: string; stderr: string } {
     at += 8 + size;
   }
   return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+/** Removes every container and volume an installation (`CLOUDCLAUDE_INSTANCE`) left on an engine. */
+export async function removeInstance(docker: Dockerode, instance: string): Promise<void> {
+  const filters = { label: [`cloudclaude.instance=${instance}`] };
+  for (const c of await docker.listContainers({ all: true, filters })) {
+    await docker.getContainer(c.Id).remove({ force: true });
+  }
+  for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) {
+    await docker.getVolume(v.Name).remove();
+  }
 }

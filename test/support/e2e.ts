@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type CliProcess, freePort, startCli, waitForOk } from "./cli.ts";
+import { type CliProcess, freePort, runCli, startCli, waitForOk } from "./cli.ts";
 import { FAKE_CLAUDE } from "./fake-claude/agent-harness.ts";
 import { PlatformSimulator } from "./fakes/platform-simulator.ts";
 import {
@@ -45,6 +45,8 @@ export class E2eSystem {
   readonly secrets = new Set<string>();
   /** What earlier server processes of this system printed (before a restart). */
   readonly earlierOutput: string[] = [];
+  /** What the CLI commands run through `cli()` printed: searched for secrets too. */
+  readonly cliOutput: string[] = [];
 
   private constructor(
     traffic: TestPlatforms,
@@ -97,6 +99,7 @@ export class E2eSystem {
 
   async ready(): Promise<void> {
     await waitForOk(`${this.base}/readyz`, this.server);
+    await this.rememberMasterKeys();
   }
 
   /** SIGKILL and start again on the same data dir and port. */
@@ -149,7 +152,18 @@ export class E2eSystem {
     await this.ready();
   }
 
-  /** Every log line and chat message recorded so far that holds one of `secrets`. */
+  /** Runs a CLI command against this system's configuration, keeping its output for the leak scan. */
+  async cli(args: string[], extraEnv: Record<string, string> = {}): ReturnType<typeof runCli> {
+    const result = await runCli(args, { ...this.env, ...extraEnv });
+    this.cliOutput.push(result.output);
+    return result;
+  }
+
+  /**
+   * Every log line, chat message and CLI output recorded so far that holds one of `secrets` or a master
+   * key (the key file's, or CLOUDCLAUDE_MASTER_KEY), raw or JSON-escaped (once or twice, as a value inside
+   * a JSON string inside a log line), each reported with the secret's first characters only.
+   */
   async leaks(): Promise<string[]> {
     const daemonLogs: string[] = [];
     const agents = await readdir(path.join(this.dataDir, "agents")).catch(() => [] as string[]);
@@ -164,10 +178,41 @@ export class E2eSystem {
       ...this.earlierOutput,
       this.server.output(),
       ...daemonLogs,
+      ...this.cliOutput,
       ...this.sim.calls().map((c) => JSON.stringify(c.body)),
     ];
-    const lines = texts.flatMap((t) => t.split("\n"));
-    return lines.filter((line) => [...this.secrets].some((s) => line.includes(s)));
+    await this.rememberMasterKeys();
+    const secrets = this.secrets;
+    const forms = [...secrets].flatMap((secret) => {
+      const once = JSON.stringify(secret).slice(1, -1);
+      const twice = JSON.stringify(once).slice(1, -1);
+      return [...new Set([secret, once, twice])].map((form) => ({ secret, form }));
+    });
+    const found: string[] = [];
+    for (const text of texts) {
+      for (const { secret, form } of forms) {
+        let at = text.indexOf(form);
+        while (at !== -1) {
+          const line = text.slice(text.lastIndexOf("\n", at) + 1, text.indexOf("\n", at) >>> 0);
+          found.push(`${secret.slice(0, 8)}… in: ${line.replaceAll(form, "<SECRET>").slice(0, 300)}`);
+          at = text.indexOf(form, at + form.length);
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Adds the master keys to `secrets`: CLOUDCLAUDE_MASTER_KEY's and those in the key file now (called at
+   * each restart too, so a key rotated away is still searched for).
+   */
+  async rememberMasterKeys(): Promise<void> {
+    const keys = (this.env.CLOUDCLAUDE_MASTER_KEY ?? "").split(",").map((k) => k.trim());
+    const file = await readFile(path.join(this.dataDir, "keys", "master-key.json"), "utf8").catch(() => "");
+    if (file !== "") {
+      for (const k of (JSON.parse(file) as { keys: { key: string }[] }).keys) keys.push(k.key);
+    }
+    for (const key of keys) if (key.length >= 16) this.secrets.add(key);
   }
 
   /** Stops everything, then fails if any secret showed up in a log line or a chat message (issue 8). */

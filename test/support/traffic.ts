@@ -1,3 +1,4 @@
+import type { HostedRef } from "./fakes/platform-simulator/files.ts";
 import {
   createDiscordTestKeys,
   DISCORD_TEST_APPLICATION_ID,
@@ -8,6 +9,7 @@ import {
 import {
   LINE_TEST_BOT_USER_ID,
   LINE_TEST_SECRET,
+  lineMessageEvent,
   lineTextEvent,
   lineUserSource,
   lineWebhookBody,
@@ -20,6 +22,7 @@ import {
   SLACK_TEST_TEAM_ID,
   signedSlackEvent,
   slackAppMention,
+  slackFile,
 } from "./webhooks/slack.ts";
 import {
   privateChat,
@@ -136,4 +139,95 @@ export function testPlatforms(): TestPlatforms {
       }
     },
   };
+}
+
+/** The platforms whose webhooks can carry a file a person sends (Discord's come over the Gateway). */
+export const FILE_WEBHOOK_PLATFORMS = ["line", "slack", "telegram"] as const;
+export type FileWebhookPlatform = (typeof FILE_WEBHOOK_PLATFORMS)[number];
+
+/**
+ * A signed message from `user` carrying `file` (hosted by the platform simulator, `hostFile`), with
+ * `caption` as its text where the platform has one: a LINE image or file message, a Slack `app_mention`
+ * with `files[]`, a Telegram document (or photo, for `image/*`).
+ */
+export function fileMessage(
+  platform: FileWebhookPlatform,
+  file: HostedRef,
+  user = 1,
+  caption = "",
+): TrafficRequest {
+  switch (platform) {
+    case "line": {
+      const userId = `U${user.toString(16).padStart(32, "0")}`;
+      const message = file.contentType.startsWith("image/")
+        ? { id: file.id, type: "image", quoteToken: `q-${file.id}`, contentProvider: { type: "line" } }
+        : { id: file.id, type: "file", fileName: file.name, fileSize: file.size };
+      const event = lineMessageEvent(message, { source: lineUserSource(userId) });
+      return {
+        platform,
+        path: "/webhooks/line",
+        ...signedLineRequest(lineWebhookBody([event])),
+        eventId: String(event.webhookEventId),
+        conversationKey: `line:${LINE_TEST_BOT_USER_ID}:user:${userId}`,
+      };
+    }
+    case "slack": {
+      const files = [
+        slackFile({
+          id: file.id,
+          name: file.name,
+          title: file.name,
+          mimetype: file.contentType,
+          size: file.size,
+          url_private: file.url,
+          url_private_download: file.url,
+        }),
+      ];
+      const envelope = slackAppMention({
+        text: `<@${SLACK_TEST_BOT_USER_ID}> ${caption}`.trim(),
+        user: `U${user}`,
+        ...({ files } as object),
+      });
+      const ts = envelope.event.ts;
+      return {
+        platform,
+        path: "/webhooks/slack",
+        ...signedSlackEvent(envelope),
+        eventId: `msg:${SLACK_TEST_CHANNEL_ID}:${ts}`,
+        conversationKey: `slack:${SLACK_TEST_TEAM_ID}:${SLACK_TEST_CHANNEL_ID}:${ts}`,
+      };
+    }
+    case "telegram": {
+      const from = telegramUser({ id: 10_000 + user });
+      const photo = file.contentType.startsWith("image/") && file.contentType !== "image/svg+xml";
+      const extra = photo
+        ? {
+            photo: [
+              { file_id: `${file.id}-small`, file_unique_id: "s", width: 90, height: 90, file_size: 10 },
+              { file_id: file.id, file_unique_id: "l", width: 1280, height: 960, file_size: file.size },
+            ],
+          }
+        : {
+            document: {
+              file_id: file.id,
+              file_unique_id: "d",
+              file_name: file.name,
+              mime_type: file.contentType,
+              file_size: file.size,
+            },
+          };
+      const update = telegramTextUpdate({
+        from,
+        chat: privateChat(from),
+        extra: { ...extra, ...(caption && { caption }) },
+      });
+      return {
+        platform,
+        path: "/webhooks/telegram",
+        ...telegramRequest(update),
+        eventId: `${TELEGRAM_TEST_BOT_ID}:${update.update_id}`,
+        conversationKey: `telegram:${from.id}`,
+      };
+    }
+  }
 }

@@ -5,8 +5,11 @@ import { LineSplitter } from "../lines.ts";
 import { type AgentEvent, type DaemonReply, encodeFrame, RouterFrame } from "../protocol.ts";
 import type { EventLog } from "./event-log.ts";
 
-/** A frame bigger than this is dropped (a turn's text plus JSON overhead stays far below). */
-const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/**
+ * A frame bigger than this is dropped. Only a `turn` frame with files comes near: up to
+ * MAX_TURN_ATTACHMENT_BYTES as base64 (about 54 MiB).
+ */
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 export interface BridgeServerOptions {
   readonly socketPath: string;

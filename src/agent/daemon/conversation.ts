@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../../shared/logger.ts";
 import type { AgentRuntime, AgentSession, SessionHost, TurnOutcome } from "../port.ts";
 import type { RouterFrame } from "../protocol.ts";
+import { placeAttachments } from "./attachments.ts";
 import type { EventLog } from "./event-log.ts";
 import type { Waiters } from "./waiters.ts";
 
@@ -23,6 +24,8 @@ export interface ConversationContext {
   readonly toolResults: Waiters<ToolAnswer>;
   /** Turns accepted and not yet durably ended (queued or running), with their attempt. */
   readonly active: Map<string, number>;
+  /** Claude's cwd: the files people send are written under its `attachments/` folder. */
+  readonly workspace?: string;
 }
 
 interface Current {
@@ -177,21 +180,29 @@ export class Conversation implements SessionHost {
     }
   }
 
-  private async run(frame: TurnFrame): Promise<void> {
+  private async run(full: TurnFrame): Promise<void> {
     const { log, active, logger } = this.ctx;
+    // The files' bytes are not kept for the whole turn: only until they are written.
+    const { attachments = [], ...frame } = full;
     const { turnId, attempt } = frame;
     log.append({ type: "turn_started", conversation: this.id, turnId, attempt, sessionId: frame.sessionId });
     const current: Current = { frame, requests: new Set(), calls: new Set(), interruptRequested: false };
     this.current = current;
     let outcome: TurnOutcome;
     try {
+      // Before the turn runs, so Claude finds the files where the text says they are.
+      const placed =
+        attachments.length > 0 && this.ctx.workspace !== undefined
+          ? await placeAttachments(this.ctx.workspace, turnId, attachments)
+          : [];
+      const text = [frame.text, ...placed].filter((t) => t !== "").join("\n");
       const session = await this.sessionFor(frame.sessionId);
       if (this.current !== current) {
         await session.close({ force: true }); // abandoned (shutdown) while the session was opening
         return;
       }
       current.session = session;
-      const running = session.turn(frame.text);
+      const running = session.turn(text);
       if (current.interruptRequested) void session.interrupt();
       outcome = await running;
     } catch (error) {
@@ -243,6 +254,7 @@ export class Conversation implements SessionHost {
     await this.closeSession();
     this.forgotten = false;
     this.ctx.logger.info({ conversation: this.id, resume: requested }, "opening an agent session");
+    await this.ctx.runtime.ready?.();
     const session = this.ctx.runtime.open({ conversation: this.id, resume: requested }, this);
     this.session = session;
     return session;

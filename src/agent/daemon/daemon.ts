@@ -75,6 +75,7 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
     permissions: new Waiters<PermissionAnswer>(),
     toolResults: new Waiters<ToolAnswer>(),
     active: new Map(),
+    workspace: paths.workspace,
   };
   const conversations = new Map<string, Conversation>();
   const conversation = (id: string) => {

@@ -65,3 +65,33 @@ describe("RateGovernor", () => {
     other();
   });
 });
+
+describe("RateGovernor waiters", () => {
+  it("a caller behind a call in flight starts as soon as that call is released, without polling", async () => {
+    const governor = new RateGovernor({ editIntervalMs: 0, botPerSecond: 1_000 });
+    const paces = governor.pacesFor("discord", { platform: "discord", channelId: "1" }, "edit");
+    const first = await governor.acquire(paces);
+    let started = 0;
+    const second = governor.acquire(paces).then((release) => {
+      started = Date.now();
+      return release;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(started).toBe(0);
+    const released = Date.now();
+    first();
+    (await second)();
+    expect(started - released).toBeLessThan(15);
+  });
+
+  it("gives up waiting when its signal aborts", async () => {
+    const governor = new RateGovernor({});
+    const paces = governor.pacesFor("slack", { platform: "slack", teamId: "T", channel: "C1" }, "edit");
+    const held = await governor.acquire(paces);
+    const controller = new AbortController();
+    const waiting = governor.acquire(paces, controller.signal);
+    controller.abort(new Error("closed"));
+    await expect(waiting).rejects.toThrow("closed");
+    held();
+  });
+});

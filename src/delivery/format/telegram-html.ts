@@ -1,4 +1,21 @@
-import { sanitize, splitText } from "../text.ts";
+import {
+  AUTOLINK,
+  BOLD,
+  escapeHtml,
+  FENCE,
+  HEADING,
+  INLINE_CODE,
+  ITALIC_STAR,
+  ITALIC_UNDERSCORE,
+  LINK,
+  RULE,
+  STRIKE,
+  sanitize,
+  splitConverted,
+  withProtected,
+} from "../text.ts";
+
+export { escapeHtml };
 
 /**
  * Markdown → Telegram HTML (`parse_mode: "HTML"`): the agent's text escaped (`&`, `<`, `>`) everywhere,
@@ -15,7 +32,7 @@ export function markdownToTelegramHtml(markdown: string): string {
     quote = [];
   };
   for (const line of sanitize(markdown).split("\n")) {
-    const fence = /^\s*```\s*([\w+#.-]{0,20})/.exec(line);
+    const fence = FENCE.exec(line);
     if (fence) {
       if (code) {
         out.push(preBlock(code.lang, code.lines));
@@ -45,13 +62,13 @@ export function markdownToTelegramHtml(markdown: string): string {
 
 /**
  * Telegram HTML chunks: the Markdown split first (code fences closed and reopened), each piece converted
- * on its own so every chunk is well-formed. Telegram counts the 4,096 after entity parsing, and the
- * visible text of a converted piece is never longer than the piece.
+ * on its own so every chunk is well-formed. Telegram counts the 4,096 after entity parsing; a piece whose
+ * visible text came out longer (a conversion that adds characters) is split again.
  */
 export function telegramChunks(markdown: string, limit: number): string[] {
-  return splitText(markdown, limit, { fences: true })
-    .map(markdownToTelegramHtml)
-    .filter((c) => c.length > 0);
+  return splitConverted(markdown, limit, markdownToTelegramHtml, (html) => visibleTelegramText(html).length, {
+    fences: true,
+  });
 }
 
 /** The text Telegram shows for an HTML message: tags removed, entities decoded (for length checks). */
@@ -64,19 +81,16 @@ export function visibleTelegramText(html: string): string {
     .replace(/&amp;/g, "&");
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
 function preBlock(lang: string, lines: string[]): string {
   const body = escapeHtml(lines.join("\n"));
   return lang ? `<pre><code class="language-${lang}">${body}</code></pre>` : `<pre>${body}</pre>`;
 }
 
 function blockLine(line: string): string {
-  const heading = /^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+  const heading = HEADING.exec(line);
   if (heading) return `<b>${inline(heading[1] ?? "")}</b>`;
-  if (/^\s{0,3}([-*_])(\s*\1){2,}\s*$/.test(line)) return "──────────";
+  // As long as the `---` it replaces: a conversion never makes a chunk longer than it was measured.
+  if (RULE.test(line)) return "───";
   const task = /^(\s*)[-*+]\s+\[( |x|X)\]\s+(.*)$/.exec(line);
   if (task) return `${task[1]}${task[2] === " " ? "☐" : "☑"} ${inline(task[3] ?? "")}`;
   const bullet = /^(\s*)[-*+]\s+(.*)$/.exec(line);
@@ -84,20 +98,19 @@ function blockLine(line: string): string {
   return inline(line);
 }
 
-const INLINE_CODE = /(`+)([^`\n]|[^`\n][^\n]*?[^`\n])\1(?!`)/g;
-const LINK = /!?\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g;
-const AUTOLINK = /<((?:https?|mailto):[^>\s]+)>/g;
-const BOLD = /(\*\*|__)(?=\S)([^\n]*?\S)\1/g;
-const ITALIC_STAR = /(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])/g;
-const ITALIC_UNDERSCORE = /(^|[^\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])/g;
-const STRIKE = /~~(?=\S)([^\n]*?\S)~~/g;
-const PLACEHOLDER = /\ue000(\d+)\ue000/g;
-
 /** One line of prose: code spans and links kept aside, the rest escaped, then emphasis converted. */
 function inline(line: string): string {
-  const kept: string[] = [];
-  const keep = (html: string): string => `\ue000${kept.push(html) - 1}\ue000`;
-  const protectedLine = line
+  return withProtected(line, protect, (s) =>
+    escapeHtml(s)
+      .replace(BOLD, "<b>$2</b>")
+      .replace(STRIKE, "<s>$1</s>")
+      .replace(ITALIC_STAR, "$1<i>$2</i>")
+      .replace(ITALIC_UNDERSCORE, "$1<i>$2</i>"),
+  );
+}
+
+function protect(line: string, keep: (html: string) => string): string {
+  return line
     .replace(INLINE_CODE, (_, _ticks: string, code: string) =>
       keep(`<code>${escapeHtml(code.trim())}</code>`),
     )
@@ -107,12 +120,6 @@ function inline(line: string): string {
         : keep(escapeHtml(label ? `${label} (${url})` : url)),
     )
     .replace(AUTOLINK, (_, url: string) => keep(`<a href="${escapeHtml(url)}">${escapeHtml(url)}</a>`));
-  const html = escapeHtml(protectedLine)
-    .replace(BOLD, "<b>$2</b>")
-    .replace(STRIKE, "<s>$1</s>")
-    .replace(ITALIC_STAR, "$1<i>$2</i>")
-    .replace(ITALIC_UNDERSCORE, "$1<i>$2</i>");
-  return html.replace(PLACEHOLDER, (_, i: string) => kept[Number(i)] ?? "");
 }
 
 function safeUrl(url: string): boolean {

@@ -9,6 +9,7 @@ import {
   Routes,
 } from "discord-api-types/v10";
 import { DeliveryError, httpFailure } from "../errors.ts";
+import type { ReplyFile } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -35,6 +36,8 @@ export const DISCORD_CONTENT_LIMIT = 2_000;
 const INTERACTION_TOKEN_TTL_MS = 14 * 60_000;
 /** Unknown Webhook, Invalid Webhook Token: the interaction token is gone; post in the channel instead. */
 const DEAD_INTERACTION_CODES = new Set([10015, 50027]);
+/** Discord's code for a message that does not exist (any more). */
+const UNKNOWN_MESSAGE = 10008;
 /** Agent output never pings anyone but, on a reply, the person answered. */
 const ALLOWED_MENTIONS = { parse: [], replied_user: true };
 
@@ -163,7 +166,9 @@ export class DiscordSender implements PlatformSender {
         });
         return "sent";
       } catch (error) {
-        throw classify(error);
+        // Unknown Message: deleted meanwhile; the answer is posted as a new message below.
+        if (!(error instanceof DiscordAPIError && Number(error.code) === UNKNOWN_MESSAGE))
+          throw classify(error);
       }
     }
     if (interaction) {
@@ -197,7 +202,9 @@ export class DiscordSender implements PlatformSender {
         return "sent";
       } catch (error) {
         const code = error instanceof DiscordAPIError ? Number(error.code) : 0;
-        if (!DEAD_INTERACTION_CODES.has(code)) throw classify(error);
+        // A deleted original answer: post in the channel instead, as for a dead token.
+        if (!DEAD_INTERACTION_CODES.has(code) && !(original && code === UNKNOWN_MESSAGE))
+          throw classify(error);
       }
     }
     const body: RESTPostAPIChannelMessageJSONBody = {
@@ -217,6 +224,52 @@ export class DiscordSender implements PlatformSender {
       throw classify(error);
     }
     return "sent";
+  }
+
+  /**
+   * A long answer's whole text as an attachment (multipart `files[0]` + `payload_json`): a follow-up of the
+   * interaction while its token lives, else a channel message with a nonce (a resend is not posted twice).
+   */
+  async sendFile(
+    message: OutboundMessage,
+    file: ReplyFile,
+    key: string,
+    context?: SendContext,
+  ): Promise<void> {
+    const reply = replyFor("discord", message);
+    const signal = context?.signal;
+    const files = [{ name: file.name, data: Buffer.from(file.content, "utf8"), contentType: file.mediaType }];
+    const attachments = [{ id: 0, filename: file.name }];
+    const interaction = this.#interaction(message);
+    if (interaction) {
+      try {
+        await this.#rest.post(Routes.webhook(interaction.applicationId, interaction.token), {
+          body: { allowed_mentions: ALLOWED_MENTIONS, attachments },
+          files,
+          auth: false,
+          query: new URLSearchParams({ wait: "true" }),
+          signal,
+        });
+        return;
+      } catch (error) {
+        const code = error instanceof DiscordAPIError ? Number(error.code) : 0;
+        if (!DEAD_INTERACTION_CODES.has(code)) throw classify(error);
+      }
+    }
+    try {
+      await this.#rest.post(Routes.channelMessages(reply.channelId), {
+        body: {
+          nonce: nonceFromKey(key),
+          enforce_nonce: true,
+          allowed_mentions: ALLOWED_MENTIONS,
+          attachments,
+        },
+        files,
+        signal,
+      });
+    } catch (error) {
+      throw classify(error);
+    }
   }
 }
 
@@ -247,6 +300,8 @@ function classify(error: unknown): unknown {
     return new DeliveryError("rate_limited", `Discord rate limited ${error.route}`, {
       status: 429,
       retryAfterMs: error.retryAfter,
+      // The global limit holds every call of the bot, not one channel's.
+      scope: error.global || error.scope === "global" ? "bot" : "chat",
       cause: error,
     });
   }

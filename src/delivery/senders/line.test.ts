@@ -29,11 +29,20 @@ describe("LineSender against the simulator", () => {
     expect(calls[1]?.headers["x-line-retry-key"]).toBe(uuidFromKey(`${message.idempotencyKey}#1`));
     expect(calls[1]?.headers.authorization).toBe("Bearer line-token");
 
+    // LINE bots cannot send files: a long answer ends with a note saying so much.
     const posted = sim.messagesTo(to);
-    expect(posted).toHaveLength(8);
+    expect(posted).toHaveLength(9);
     expect(posted.slice(0, 5).every((m) => m.via === "reply")).toBe(true);
     for (const m of posted) expect(m.text.length).toBeLessThanOrEqual(LINE_TEXT_LIMIT);
-    expect(words(posted.map((m) => m.text).join("\n"))).toEqual(words(text));
+    expect(
+      words(
+        posted
+          .slice(0, 8)
+          .map((m) => m.text)
+          .join("\n"),
+      ),
+    ).toEqual(words(text));
+    expect(posted[8]?.text).toMatch(/^\(End of a long answer: [\d,]+ characters in 8 messages\.\)$/);
   });
 
   it("counts the limit in UTF-16 units", async () => {

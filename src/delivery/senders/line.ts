@@ -1,5 +1,6 @@
 import { HTTPFetchError, messagingApi } from "@line/bot-sdk";
 import { DeliveryError, httpFailure, retryAfterMs } from "../errors.ts";
+import { DEFAULT_ATTACH_AFTER_CHUNKS } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -67,8 +68,18 @@ export class LineSender implements PlatformSender {
     };
   }
 
+  /**
+   * LINE bots cannot send files, so a very long answer stays in text messages (5 a call), ending with a
+   * note that says how long it was (where other platforms would attach it as a file).
+   */
   chunk(text: string): string[] {
-    const pieces = splitText(markdownToPlain(text), LINE_TEXT_LIMIT);
+    const plain = markdownToPlain(text);
+    const pieces = splitText(plain, LINE_TEXT_LIMIT);
+    if (pieces.length > DEFAULT_ATTACH_AFTER_CHUNKS) {
+      pieces.push(
+        `(End of a long answer: ${plain.length.toLocaleString("en")} characters in ${pieces.length} messages.)`,
+      );
+    }
     const calls: string[] = [];
     for (let i = 0; i < pieces.length; i += LINE_MESSAGES_PER_CALL) {
       calls.push(pieces.slice(i, i + LINE_MESSAGES_PER_CALL).join(SEPARATOR));

@@ -8,6 +8,7 @@ import {
   WebClient,
 } from "@slack/web-api";
 import { DeliveryError, httpFailure } from "../errors.ts";
+import type { ReplyFile } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -18,7 +19,7 @@ import type {
   ReplyButton,
   SendContext,
 } from "../port.ts";
-import { markdownToMrkdwn, splitText } from "../text.ts";
+import { markdownToMrkdwn, splitConverted } from "../text.ts";
 import { abortable, DEFAULT_SEND_TIMEOUT_MS, liveTail, replyFor, type SenderOptions } from "./shared.ts";
 
 export interface SlackSenderOptions extends SenderOptions {
@@ -69,10 +70,9 @@ export class SlackSender implements PlatformSender {
     };
   }
 
+  /** Converted first, measured after: escaping (`&` → `&amp;`) makes mrkdwn longer than its Markdown. */
   chunk(text: string): string[] {
-    return splitText(text, SLACK_CHUNK_LIMIT, { fences: true })
-      .map(markdownToMrkdwn)
-      .filter((c) => c.length > 0);
+    return splitConverted(text, SLACK_CHUNK_LIMIT, markdownToMrkdwn, undefined, { fences: true });
   }
 
   async sendChunk(
@@ -100,7 +100,27 @@ export class SlackSender implements PlatformSender {
     ];
     const live = context?.live;
     if (index === 0 && live?.ref.messageId !== undefined) {
-      if (live.ref.mode === "stream") {
+      if (live.ref.mode === "stream" && context?.fileNote !== undefined) {
+        // A long answer whose start the stream shows: it ends with the note, the file follows.
+        try {
+          await this.#call(
+            this.#client.chat.stopStream({
+              channel: reply.channel,
+              ts: live.ref.messageId,
+              markdown_text: `\n\n${context.fileNote}`,
+            }),
+            signal,
+          );
+          return "complete";
+        } catch (error) {
+          // Gone or expired: the head is posted below.
+          if (
+            !isGone(error) &&
+            !(error instanceof DeliveryError && /not_in_streaming_state/.test(error.message))
+          )
+            throw error;
+        }
+      } else if (live.ref.mode === "stream") {
         const streamed = (live.ref.streamed ?? []).join("");
         const rest = message.text.startsWith(streamed) ? message.text.slice(streamed.length) : undefined;
         const fits = rest !== undefined && rest.length <= STREAM_TEXT_LIMIT;
@@ -115,25 +135,60 @@ export class SlackSender implements PlatformSender {
           );
           if (fits) return "complete";
         } catch (error) {
-          if (!(error instanceof DeliveryError && /not_in_streaming_state/.test(error.message))) throw error;
-          // Expired since the last append: what is missing goes out as a plain reply.
-          if (fits && rest.trim() === "") return "complete";
-          if (fits) {
-            await this.#post(reply.channel, markdownToMrkdwn(rest), blocksFor(rest, message), thread, signal);
-            return "complete";
+          // Deleted meanwhile: the whole answer is posted below as if nothing had been streamed.
+          if (!isGone(error)) {
+            if (!(error instanceof DeliveryError && /not_in_streaming_state/.test(error.message)))
+              throw error;
+            // Expired since the last append: what is missing goes out as plain replies, split as usual.
+            if (fits) {
+              const pieces = this.chunk(rest);
+              for (const [i, piece] of pieces.entries()) {
+                const withButtons = i === pieces.length - 1 ? actionsBlock(message.extras?.buttons) : [];
+                const section: KnownBlock = { type: "section", text: { type: "mrkdwn", text: piece } };
+                await this.#post(reply.channel, piece, [section, ...withButtons], thread, signal);
+              }
+              return "complete";
+            }
           }
         }
-        // The final text is not what was streamed: post it in full below the stream.
+        // The final text is not what was streamed (or the stream is gone): post it in full.
       } else {
-        await this.#call(
-          this.#client.chat.update({ channel: reply.channel, ts: live.ref.messageId, text: chunk, blocks }),
-          signal,
-        );
-        return "sent";
+        try {
+          await this.#call(
+            this.#client.chat.update({ channel: reply.channel, ts: live.ref.messageId, text: chunk, blocks }),
+            signal,
+          );
+          return "sent";
+        } catch (error) {
+          // The streamed message was deleted or can no longer be edited: the answer is posted anew.
+          if (!isGone(error)) throw error;
+        }
       }
     }
     await this.#post(reply.channel, chunk, blocks, thread, signal);
     return "sent";
+  }
+
+  /**
+   * A long answer's whole text as a file in the conversation (`filesUploadV2`: files.getUploadURLExternal,
+   * the upload, files.completeUploadExternal), in the thread the answer went to.
+   */
+  async sendFile(
+    message: OutboundMessage,
+    file: ReplyFile,
+    _key: string,
+    context?: SendContext,
+  ): Promise<void> {
+    const reply = replyFor("slack", message);
+    const upload = { file: Buffer.from(file.content, "utf8"), filename: file.name, title: file.name };
+    await this.#call(
+      this.#client.filesUploadV2(
+        reply.threadTs === undefined
+          ? { ...upload, channel_id: reply.channel }
+          : { ...upload, channel_id: reply.channel, thread_ts: reply.threadTs },
+      ),
+      context?.signal,
+    );
   }
 
   async #post(
@@ -224,14 +279,12 @@ export class SlackSender implements PlatformSender {
   }
 }
 
-function blocksFor(markdown: string, message: OutboundMessage): KnownBlock[] {
-  return [
-    {
-      type: "section",
-      text: { type: "mrkdwn", text: markdownToMrkdwn(markdown).slice(0, SLACK_CHUNK_LIMIT) },
-    },
-    ...actionsBlock(message.extras?.buttons),
-  ];
+/** Slack's answer when the message to finish is gone (deleted) or can no longer be changed. */
+function isGone(error: unknown): boolean {
+  return (
+    error instanceof DeliveryError &&
+    /message_not_found|cant_update_message|edit_window_closed/.test(error.message)
+  );
 }
 
 function actionsBlock(buttons: readonly ReplyButton[] | undefined): KnownBlock[] {

@@ -1,7 +1,8 @@
-import { Api, GrammyError } from "grammy";
+import { Api, GrammyError, InputFile } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import { DeliveryError, httpFailure, retryAfterMs } from "../errors.ts";
 import { markdownToTelegramHtml, telegramChunks, visibleTelegramText } from "../format/telegram-html.ts";
+import type { ReplyFile } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -22,6 +23,8 @@ export interface TelegramSenderOptions extends SenderOptions {
 }
 
 export const TELEGRAM_TEXT_LIMIT = 4_096;
+/** Telegram's answers when the message to edit no longer exists or can no longer be edited. */
+const EDIT_GONE = /message to edit not found|message can't be edited|MESSAGE_ID_INVALID/i;
 
 type Signal = Parameters<Api["sendMessage"]>[3];
 
@@ -31,7 +34,7 @@ type Signal = Parameters<Api["sendMessage"]>[3];
  * replying to the message answered. While a turn runs: `sendMessageDraft` in private chats (the final
  * `sendMessage` persists it), one message edited with `editMessageText` in groups (the final answer's first
  * chunk is that message's last edit). Buttons are an inline keyboard; a notice for one person answers
- * their button press (`answerCallbackQuery`).
+ * their button press (`answerCallbackQuery`). A very long answer's whole text comes as a document.
  */
 export class TelegramSender implements PlatformSender {
   readonly platform = "telegram" as const;
@@ -96,26 +99,31 @@ export class TelegramSender implements PlatformSender {
     const messageId = live?.ref.messageId;
     if (index === 0 && messageId !== undefined) {
       // A group turn streamed into this message: the final text is its last edit.
-      await this.#call(
-        () =>
-          this.#api.editMessageText(
-            reply.chatId,
-            Number(messageId),
-            chunk,
-            { parse_mode: "HTML", ...(markup && { reply_markup: markup }) },
-            signal,
-          ),
-        chunk,
-        (plain) =>
-          this.#api.editMessageText(
-            reply.chatId,
-            Number(messageId),
-            plain,
-            markup ? { reply_markup: markup } : {},
-            signal,
-          ),
-      );
-      return "sent";
+      try {
+        await this.#call(
+          () =>
+            this.#api.editMessageText(
+              reply.chatId,
+              Number(messageId),
+              chunk,
+              { parse_mode: "HTML", ...(markup && { reply_markup: markup }) },
+              signal,
+            ),
+          chunk,
+          (plain) =>
+            this.#api.editMessageText(
+              reply.chatId,
+              Number(messageId),
+              plain,
+              markup ? { reply_markup: markup } : {},
+              signal,
+            ),
+        );
+        return "sent";
+      } catch (error) {
+        // Deleted meanwhile, or too old to edit: the answer is posted as a new message below.
+        if (!(error instanceof DeliveryError && EDIT_GONE.test(error.message))) throw error;
+      }
     }
     const other = {
       ...(reply.messageThreadId !== undefined && { message_thread_id: reply.messageThreadId }),
@@ -131,6 +139,24 @@ export class TelegramSender implements PlatformSender {
       (plain) => this.#api.sendMessage(reply.chatId, plain, other, signal),
     );
     return "sent";
+  }
+
+  /** A long answer's whole text as a document (multipart `sendDocument`), in the conversation's topic. */
+  async sendFile(
+    message: OutboundMessage,
+    file: ReplyFile,
+    _key: string,
+    context?: SendContext,
+  ): Promise<void> {
+    const reply = replyFor("telegram", message);
+    await this.#call(() =>
+      this.#api.sendDocument(
+        reply.chatId,
+        new InputFile(Buffer.from(file.content, "utf8"), file.name),
+        reply.messageThreadId === undefined ? {} : { message_thread_id: reply.messageThreadId },
+        context?.signal as Signal,
+      ),
+    );
   }
 
   async #update(

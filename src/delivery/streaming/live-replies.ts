@@ -6,7 +6,6 @@ import type { Platform } from "../../store/port.ts";
 import type { Database } from "../../store/schema.ts";
 import { failureOf } from "../errors.ts";
 import type { RateGovernor } from "../governor.ts";
-import { chatOf } from "../governor.ts";
 import type { LiveMessage, LiveRef, OutboundMessage, PlatformSender } from "../port.ts";
 
 /** Where a turn's reply goes: what the live stream needs to address it. */
@@ -26,6 +25,11 @@ export interface TurnStreamSink {
   started?(conversationKey: string, turnId: string): void;
   /** The turn ended (answered or not): stop the indicator and any further update. */
   ended?(conversationKey: string, turnId: string): void;
+  /**
+   * The turn is being tried again (same id): what it said so far is dropped, the next text replaces it in
+   * the same message.
+   */
+  restarted?(conversationKey: string, turnId: string): void;
 }
 
 export interface LiveRepliesOptions {
@@ -39,6 +43,8 @@ export interface LiveRepliesOptions {
   readonly callTimeoutMs?: number;
   /** An indicator is not renewed past this (a turn that never reports its end). Default 30 min. */
   readonly maxTypingMs?: number;
+  /** Ceiling on a platform's `retry_after` (as the dispatcher's). Default 15 min. */
+  readonly maxRetryAfterMs?: number;
   readonly now?: () => number;
 }
 
@@ -55,6 +61,8 @@ interface Stream {
   failed: boolean;
   typing: NodeJS.Timeout | undefined;
   typingUntil: number;
+  /** Aborted when the stream closes: an update waiting for its turn under the governor gives up. */
+  readonly abort: AbortController;
 }
 
 /**
@@ -78,6 +86,8 @@ export class LiveReplies implements TurnStreamSink {
 
   started(conversationKey: string, turnId: string): void {
     const stream = this.#stream(conversationKey, turnId);
+    // A turn that starts again (a retry) begins a new text, shown in the same message.
+    if (stream.text !== "") this.restarted(conversationKey, turnId);
     if (stream.closed || stream.typing) return;
     void this.#load(stream).then((target) => {
       if (!target || stream.closed || stream.typing) return;
@@ -107,16 +117,21 @@ export class LiveReplies implements TurnStreamSink {
     stream.running ??= this.#pump(stream).finally(() => {
       stream.running = undefined;
       // Text that came in while the loop was finishing.
-      if (!stream.closed && !stream.failed && stream.text !== stream.shown)
+      if (!stream.closed && !stream.failed && stream.text !== "" && stream.text !== stream.shown)
         this.delta(conversationKey, turnId, "");
     });
+  }
+
+  restarted(_conversationKey: string, turnId: string): void {
+    const stream = this.#streams.get(turnId);
+    // The message handle (`live`) is kept: the new attempt's text replaces the old one in place.
+    if (stream) stream.text = "";
   }
 
   ended(_conversationKey: string, turnId: string): void {
     const stream = this.#streams.get(turnId);
     if (!stream) return;
-    stream.closed = true;
-    clearInterval(stream.typing);
+    this.#shut(stream);
     // Forget it once its last update is done (close() may still want the handle before that).
     void (stream.running ?? Promise.resolve()).then(() => {
       setTimeout(() => this.#streams.delete(turnId), 60_000).unref();
@@ -130,8 +145,7 @@ export class LiveReplies implements TurnStreamSink {
   async close(streamKey: string): Promise<LiveMessage | undefined> {
     const stream = this.#streams.get(streamKey);
     if (stream) {
-      stream.closed = true;
-      clearInterval(stream.typing);
+      this.#shut(stream);
       await stream.running;
     }
     const row = await this.#options.db
@@ -150,6 +164,40 @@ export class LiveReplies implements TurnStreamSink {
     return { streamKey, ref: JSON.parse(row.ref) as LiveRef, text: row.text };
   }
 
+  /** Stops every stream (shutdown): no further update or indicator; resolves when updates in flight end. */
+  async stop(): Promise<void> {
+    const streams = [...this.#streams.values()];
+    for (const stream of streams) this.#shut(stream);
+    await Promise.allSettled(streams.map((s) => s.running));
+    this.#streams.clear();
+  }
+
+  #shut(stream: Stream): void {
+    stream.closed = true;
+    clearInterval(stream.typing);
+    stream.abort.abort(new Error("the live reply is closed"));
+  }
+
+  /**
+   * Whether the turn's answer has taken over its message (here or in another process): the live row is
+   * final, or the final reply is in the outbox. A stale update must never overwrite the final answer.
+   */
+  async #over(turnId: string): Promise<boolean> {
+    const { db } = this.#options;
+    const row = await db
+      .selectFrom("live_messages")
+      .select("status")
+      .where("stream_key", "=", turnId)
+      .executeTakeFirst();
+    if (row?.status === "final") return true;
+    const final = await db
+      .selectFrom("outbox")
+      .select("id")
+      .where("idempotency_key", "=", `turn:${turnId}:final`)
+      .executeTakeFirst();
+    return final !== undefined;
+  }
+
   #stream(conversationKey: string, turnId: string): Stream {
     let stream = this.#streams.get(turnId);
     if (!stream) {
@@ -165,6 +213,7 @@ export class LiveReplies implements TurnStreamSink {
         failed: false,
         typing: undefined,
         typingUntil: 0,
+        abort: new AbortController(),
       };
       this.#streams.set(turnId, stream);
     }
@@ -207,10 +256,25 @@ export class LiveReplies implements TurnStreamSink {
     const { governor } = this.#options;
     let transientFailures = 0;
     while (!stream.closed && !stream.failed && stream.text !== stream.shown) {
-      const release = await governor.acquire(governor.pacesFor(target.platform, target.reply, "edit"));
+      let release: () => void;
+      try {
+        release = await governor.acquire(
+          governor.pacesFor(target.platform, target.reply, "edit"),
+          stream.abort.signal,
+        );
+      } catch {
+        return; // closed while waiting
+      }
       try {
         if (stream.closed) return;
+        if (await this.#over(stream.turnId)) {
+          stream.closed = true;
+          return;
+        }
         const snapshot = stream.text;
+        if (snapshot === "") return; // restarted: the new attempt's first delta starts the loop again
+        // Not aborted by close(): a call that may have reached the platform must finish, so its message
+        // is known to the final answer (which would otherwise post a second one).
         const signal = AbortSignal.timeout(this.#options.callTimeoutMs ?? 10_000);
         const ref = await sender.live.update(message, stream.live, snapshot, signal);
         stream.shown = snapshot;
@@ -219,13 +283,11 @@ export class LiveReplies implements TurnStreamSink {
         transientFailures = 0;
       } catch (error) {
         const failure = failureOf(error);
+        if (stream.closed) return;
         if (failure.kind === "rate_limited") {
-          const until = this.#now() + (failure.retryAfterMs ?? 1_000);
-          governor.penalize(`chat:${target.platform}:${chatOf(target.reply)}`, until);
-          this.#log.warn(
-            { turn: stream.turnId, retryAfterMs: failure.retryAfterMs },
-            "live update rate limited",
-          );
+          const wait = Math.min(failure.retryAfterMs ?? 1_000, this.#options.maxRetryAfterMs ?? 15 * 60_000);
+          governor.penalizeFor(target.platform, target.reply, failure.scope, this.#now() + wait);
+          this.#log.warn({ turn: stream.turnId, retryAfterMs: wait }, "live update rate limited");
         } else if (failure.kind === "permanent" || ++transientFailures >= 3) {
           // The final answer still goes out through the outbox; only the preview is given up.
           stream.failed = true;

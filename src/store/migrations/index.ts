@@ -10,6 +10,7 @@ import { agentSessions } from "./0007_agent_sessions.ts";
 import { vms } from "./0008_vms.ts";
 import { identity } from "./0009_identity.ts";
 import { delivery } from "./0010_delivery.ts";
+import { leases } from "./0011_leases.ts";
 
 /**
  * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly Migration[] = [
   vms,
   identity,
   delivery,
+  leases,
 ];
 
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {

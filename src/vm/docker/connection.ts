@@ -10,8 +10,9 @@ export interface HostEndpoint {
 }
 
 /**
- * `CLOUDCLAUDE_DOCKER_HOSTS`: comma-separated `[name=]url` entries. Names default to `local` for the first
- * unix socket and `host<N>` otherwise; they are what the store records, so keep them stable.
+ * `CLOUDCLAUDE_DOCKER_HOSTS`: comma-separated `[name=]url` entries. A name defaults to `local` for the first
+ * entry when it is a unix socket, else to the URL's host (`10-0-0-5`) or socket file: never to a position
+ * in the list, since the store records names and reordering the list must not rename hosts.
  */
 export function parseHostList(text: string): HostEndpoint[] {
   const entries = text
@@ -22,7 +23,7 @@ export function parseHostList(text: string): HostEndpoint[] {
     const eq = entry.indexOf("=");
     const named = eq > 0 && !entry.slice(0, eq).includes(":");
     const url = named ? entry.slice(eq + 1) : entry;
-    const name = named ? entry.slice(0, eq) : i === 0 && url.startsWith("unix:") ? "local" : `host${i + 1}`;
+    const name = named ? entry.slice(0, eq) : defaultName(url, i);
     if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(name)) throw new Error(`invalid host name ${JSON.stringify(name)}`);
     if (!/^(unix|tcp|ssh):\/\/./.test(url)) {
       throw new Error(`invalid Docker host URL ${JSON.stringify(url)}: use unix://, tcp:// or ssh://`);
@@ -30,10 +31,30 @@ export function parseHostList(text: string): HostEndpoint[] {
     return { name, url };
   });
   const names = new Set(hosts.map((h) => h.name));
-  if (names.size !== hosts.length) throw new Error("two Docker hosts share a name");
+  if (names.size !== hosts.length) {
+    throw new Error("two Docker hosts share a name: name them explicitly, e.g. a=tcp://10.0.0.5:2376");
+  }
   if (hosts.length === 0) throw new Error("no Docker host given");
   return hosts;
 }
+
+function defaultName(url: string, index: number): string {
+  const parsed = new URL(url);
+  if (parsed.protocol === "unix:") {
+    if (index === 0) return "local";
+    return path
+      .basename(parsed.pathname)
+      .replace(/\.sock$/, "")
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-");
+  }
+  return parsed.hostname
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/^-+/, "");
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
 /**
  * A dockerode client for an endpoint. `tcp://` uses TLS with `ca.pem`, `cert.pem` and `key.pem` from
@@ -51,7 +72,15 @@ export function dockerClient(
       return new Dockerode({ socketPath: url.pathname });
     case "tcp:": {
       const port = Number(url.port || (tlsDir ? 2376 : 2375));
-      if (!tlsDir) return new Dockerode({ protocol: "http", host: url.hostname, port });
+      if (!tlsDir) {
+        // Plain TCP hands root on that host (and the containers' credentials) to anyone on the path.
+        if (!LOOPBACK.has(url.hostname)) {
+          throw new Error(
+            `${endpoint.url} without TLS: set CLOUDCLAUDE_DOCKER_TLS_DIR (client certificates), or use ssh://`,
+          );
+        }
+        return new Dockerode({ protocol: "http", host: url.hostname, port });
+      }
       const read = (file: string) => readFileSync(path.join(tlsDir, file));
       return new Dockerode({
         protocol: "https",

@@ -9,6 +9,8 @@ export const AGENT_HOME = "/home/agent";
  * Agent SDK and our sources again, which is most of its start-up time.
  */
 export const NODE_COMPILE_CACHE = `${AGENT_HOME}/.cache/node-compile`;
+/** How the image runs our executable (`cloudclaude agent …`), without a shell wrapper in between. */
+export const AGENT_COMMAND = ["/usr/local/bin/node", "/opt/cloudclaude/bin/cloudclaude.js", "agent"] as const;
 /** The unprivileged user of our images (uid/gid 1000, see images/agent/Dockerfile). */
 export const AGENT_USER = "1000:1000";
 export const LABEL = {
@@ -53,16 +55,7 @@ export function containerOptions(
     Image: settings.image,
     User: AGENT_USER,
     WorkingDir: AGENT_HOME,
-    Cmd: [
-      "/usr/local/bin/node",
-      "/opt/cloudclaude/bin/cloudclaude.js",
-      "agent",
-      "daemon",
-      "--home",
-      AGENT_HOME,
-      "--kind",
-      spec.kind,
-    ],
+    Cmd: [...AGENT_COMMAND, "daemon", "--home", AGENT_HOME, "--kind", spec.kind],
     Env: Object.entries({ HOME: AGENT_HOME, NODE_COMPILE_CACHE, ...spec.env }).map(([k, v]) => `${k}=${v}`),
     Labels: { ...labels, [LABEL.specHash]: specHash(spec, settings) },
     StopSignal: "SIGTERM",
@@ -98,6 +91,12 @@ export function agentLabels(spec: AgentSpec, settings: ContainerSettings): Recor
 }
 
 /**
+ * Bump when `containerOptions` changes in a way existing containers should get (hardening, command,
+ * mounts): each is then recreated at its next start.
+ */
+const OPTIONS_VERSION = 1;
+
+/**
  * A digest of everything that shapes a container (image, environment, limits, network). A stopped
  * container whose digest differs is recreated on its next start, so a renewed credential or a new image
  * takes effect without touching the volume; the secret values themselves never appear in a label.
@@ -105,7 +104,9 @@ export function agentLabels(spec: AgentSpec, settings: ContainerSettings): Recor
 export function specHash(spec: AgentSpec, settings: ContainerSettings): string {
   const env = Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b));
   return createHash("sha256")
-    .update(JSON.stringify([settings.image, settings.network, settings.limits, spec.kind, env]))
+    .update(
+      JSON.stringify([OPTIONS_VERSION, settings.image, settings.network, settings.limits, spec.kind, env]),
+    )
     .digest("hex")
     .slice(0, 16);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseHostList } from "./connection.ts";
+import { dockerClient, parseHostList } from "./connection.ts";
 import { type ContainerSettings, containerOptions, specHash } from "./container-spec.ts";
 
 const settings: ContainerSettings = {
@@ -16,12 +16,25 @@ const spec = {
 };
 
 describe("CLOUDCLAUDE_DOCKER_HOSTS", () => {
-  it("names hosts, local first", () => {
+  it("names hosts by what they are, never by their position in the list", () => {
     expect(parseHostList("unix:///var/run/docker.sock, tcp://10.0.0.5:2376,gpu=ssh://ops@gpu1")).toEqual([
       { name: "local", url: "unix:///var/run/docker.sock" },
-      { name: "host2", url: "tcp://10.0.0.5:2376" },
+      { name: "10-0-0-5", url: "tcp://10.0.0.5:2376" },
       { name: "gpu", url: "ssh://ops@gpu1" },
     ]);
+    // Reordered or with the first removed, the others keep their names.
+    expect(parseHostList("ssh://ops@build.example.com,tcp://10.0.0.5:2376").map((h) => h.name)).toEqual([
+      "build-example-com",
+      "10-0-0-5",
+    ]);
+    expect(() => parseHostList("tcp://10.0.0.5:2376,tcp://10.0.0.5:2377")).toThrow(/share a name/);
+  });
+
+  it("refuses plain TCP to another machine (it would hand out root there)", () => {
+    expect(() => dockerClient({ name: "x", url: "tcp://10.0.0.5:2375" })).toThrow(
+      /CLOUDCLAUDE_DOCKER_TLS_DIR/,
+    );
+    expect(() => dockerClient({ name: "x", url: "tcp://127.0.0.1:2375" })).not.toThrow();
   });
 
   it("refuses what it cannot use, saying why", () => {

@@ -3,6 +3,7 @@ import type Dockerode from "dockerode";
 import type { Logger } from "../../shared/logger.ts";
 import type { AgentSpec, BridgeStream } from "../port.ts";
 import {
+  AGENT_COMMAND,
   AGENT_HOME,
   AGENT_USER,
   agentLabels,
@@ -49,6 +50,17 @@ export class DockerHost {
     return `cloudclaude-${this.#settings.instance}-${agent}-home`;
   }
 
+  /** Whether the agent image is on this engine (checked at start, so a missing one is said up front). */
+  async hasImage(): Promise<boolean> {
+    try {
+      await timed(this.docker.getImage(this.#settings.image).inspect(), "inspect image");
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
   /** Whether the engine answers within `timeoutMs`. */
   async ping(timeoutMs = 3_000): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
@@ -71,39 +83,45 @@ export class DockerHost {
    */
   async ensureStarted(spec: AgentSpec): Promise<"started" | "already-running"> {
     const container = this.docker.getContainer(this.containerName(spec.name));
-    let info = await inspectOrUndefined(container);
-    if (
-      info &&
-      !info.State.Running &&
-      info.Config.Labels?.[LABEL.specHash] !== specHash(spec, this.#settings)
-    ) {
+    let info = await timed(inspectOrUndefined(container), "inspect");
+    const current = specHash(spec, this.#settings);
+    if (info && !info.State.Running && info.Config.Labels?.[LABEL.specHash] !== current) {
       this.#logger.info({ agent: spec.name, host: this.name }, "container spec changed; recreating it");
-      await container.remove({ force: true }).catch(ignoreStatus(404));
+      // By id and without force: if someone else replaced it meanwhile, theirs (perhaps running) is spared.
+      await timed(this.docker.getContainer(info.Id).remove(), "remove").catch(ignoreStatus(404, 409));
       info = undefined;
     }
     if (info?.State.Running) return "already-running";
     if (!info) {
-      await this.docker
-        .createVolume({ Name: this.volumeName(spec.name), Labels: agentLabels(spec, this.#settings) })
+      const labels = agentLabels(spec, this.#settings);
+      await timed(
+        this.docker.createVolume({ Name: this.volumeName(spec.name), Labels: labels }),
+        "create volume",
+      )
+        // Another manager, or our own retry after a lost response, made it: adopt it.
         .catch(ignoreStatus(409));
-      await this.docker
-        .createContainer(
-          containerOptions(spec, this.#settings, {
-            container: this.containerName(spec.name),
-            volume: this.volumeName(spec.name),
-          }),
-        )
-        // A racing create (another manager, or our own retry after a lost response) made it: adopt it.
-        .catch(ignoreStatus(409));
+      const options = containerOptions(spec, this.#settings, {
+        container: this.containerName(spec.name),
+        volume: this.volumeName(spec.name),
+      });
+      await timed(this.docker.createContainer(options), "create")
+        .catch(ignoreStatus(409))
+        .catch((error: unknown) => {
+          if (statusOf(error) !== 404) throw error;
+          throw new Error(
+            `the agent image ${this.#settings.image} is not on Docker host ${this.name}: build it there with ` +
+              "`cloudclaude images build --offline` (or pull it from your registry)",
+          );
+        });
     }
-    await container.start().catch(ignoreStatus(304));
+    await timed(container.start(), "start").catch(ignoreStatus(304));
     return "started";
   }
 
   /** Starts the existing container as it is (no spec check); false when there is none. */
   async startExisting(agent: string): Promise<boolean> {
     try {
-      await this.docker.getContainer(this.containerName(agent)).start();
+      await timed(this.docker.getContainer(this.containerName(agent)).start(), "start");
       return true;
     } catch (error) {
       if (statusOf(error) === 304) return true;
@@ -113,34 +131,35 @@ export class DockerHost {
   }
 
   async stop(agent: string, graceSeconds = 10): Promise<void> {
-    await this.docker
-      .getContainer(this.containerName(agent))
-      .stop({ t: graceSeconds })
-      .catch(ignoreStatus(304, 404));
+    const container = this.docker.getContainer(this.containerName(agent));
+    await timed(container.stop({ t: graceSeconds }), "stop", (graceSeconds + 30) * 1000).catch(
+      ignoreStatus(304, 404),
+    );
   }
 
   async removeContainer(agent: string): Promise<void> {
-    await this.docker
-      .getContainer(this.containerName(agent))
-      .remove({ force: true })
-      .catch(ignoreStatus(404));
+    const container = this.docker.getContainer(this.containerName(agent));
+    await timed(container.remove({ force: true }), "remove").catch(ignoreStatus(404));
   }
 
   async removeVolume(agent: string): Promise<void> {
-    await this.docker.getVolume(this.volumeName(agent)).remove().catch(ignoreStatus(404));
+    await timed(this.docker.getVolume(this.volumeName(agent)).remove(), "remove volume").catch(
+      ignoreStatus(404),
+    );
   }
 
   async inspect(agent: string): Promise<{ running: boolean; exitCode: number } | undefined> {
-    const info = await inspectOrUndefined(this.docker.getContainer(this.containerName(agent)));
+    const info = await timed(
+      inspectOrUndefined(this.docker.getContainer(this.containerName(agent))),
+      "inspect",
+    );
     return info && { running: info.State.Running, exitCode: info.State.ExitCode };
   }
 
   /** Our containers on this engine (this installation's only), running or not. */
   async containers(): Promise<HostedContainer[]> {
-    const list = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${this.#settings.instance}`] },
-    });
+    const filters = { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${this.#settings.instance}`] };
+    const list = await timed(this.docker.listContainers({ all: true, filters }), "list containers");
     return list.flatMap((c) => {
       const agent = c.Labels[LABEL.agent];
       const kind = c.Labels[LABEL.kind];
@@ -151,9 +170,8 @@ export class DockerHost {
 
   /** Agents that have a volume on this engine (a volume outlives its container). */
   async volumes(): Promise<string[]> {
-    const { Volumes } = await this.docker.listVolumes({
-      filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${this.#settings.instance}`] },
-    });
+    const filters = { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${this.#settings.instance}`] };
+    const { Volumes } = await timed(this.docker.listVolumes({ filters }), "list volumes");
     return (Volumes ?? []).flatMap((v) => {
       const agent = v.Labels?.[LABEL.agent];
       return agent ? [agent] : [];
@@ -165,25 +183,20 @@ export class DockerHost {
    * bridge protocol. The bridge waits for the daemon's socket, so it can be opened right after a start.
    */
   async openBridge(agent: string): Promise<BridgeStream> {
-    const exec = await this.docker.getContainer(this.containerName(agent)).exec({
-      Cmd: [
-        "/usr/local/bin/node",
-        "/opt/cloudclaude/bin/cloudclaude.js",
-        "agent",
-        "bridge",
-        "--home",
-        AGENT_HOME,
-        "--wait",
-        String(BRIDGE_WAIT_MS),
-      ],
-      User: AGENT_USER,
-      Env: [`NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE}`],
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-    });
-    const socket = await exec.start({ hijack: true, stdin: true });
+    const container = this.docker.getContainer(this.containerName(agent));
+    const exec = await timed(
+      container.exec({
+        Cmd: [...AGENT_COMMAND, "bridge", "--home", AGENT_HOME, "--wait", String(BRIDGE_WAIT_MS)],
+        User: AGENT_USER,
+        Env: [`NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE}`],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+      }),
+      "exec",
+    );
+    const socket = await timed(exec.start({ hijack: true, stdin: true }), "exec start");
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     this.docker.modem.demuxStream(socket, stdout, stderr);
@@ -206,6 +219,28 @@ export class DockerHost {
       closed,
       close: () => socket.destroy(),
     };
+  }
+}
+
+/** Engine calls that do not answer in time (a wedged dockerd) fail instead of hanging their caller. */
+const CALL_TIMEOUT_MS = 30_000;
+
+export class EngineTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`the Docker engine did not answer ${what} within ${ms / 1000} s`);
+    this.name = "EngineTimeoutError";
+  }
+}
+
+async function timed<T>(call: Promise<T>, what: string, ms = CALL_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EngineTimeoutError(what, ms)), ms);
+  });
+  try {
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

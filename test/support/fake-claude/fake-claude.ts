@@ -8,6 +8,7 @@
  *   echo <text>       answers "echo: <text>"
  *   slow <n>          streams n words ~100 ms apart
  *   drip <n> <text>   streams <text> exactly (newlines kept) in n pieces ~150 ms apart
+ *   long <kb>         streams about <kb> KB of numbered lines (L0001 … END) in 8 pieces
  *   permission <cmd>  a Bash tool_use that needs approval; answers "ran <cmd>" or "denied"
  *   tool <name>       calls <name> on the host's in-process MCP server (`mcp_message` → tools/call)
  *   fail              an error result
@@ -16,10 +17,16 @@
  *   history           answers the number of earlier user messages in this session's transcript
  *   keyhash           answers "keyhash:<12 hex of SHA-256 of ANTHROPIC_API_KEY>" (which credential it got)
  *   leak              writes ANTHROPIC_API_KEY into its answer (the control plane must redact it)
- * An ANTHROPIC_API_KEY containing "REJECTED" fails every turn as Claude Code does on a 401.
+ *   files [text]      for each `[attached: <path> …]` line of the message, reads <path> (relative to its
+ *                     cwd) and answers "file <path> <bytes> sha256:<12 hex>" (or "missing <path>"); each
+ *                     `[not attached: …]` line is repeated. A message that starts with such a line (a
+ *                     file sent without text) does the same.
+ * An ANTHROPIC_API_KEY containing "REJECTED" fails every turn as Claude Code does on a 401 (an assistant
+ * message with `error: "authentication_failed"`, then an error result with `api_error_status: 401`).
  *   anything else     echo
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -79,10 +86,16 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
   const [verb = "", ...rest] = text.trim().split(/\s+/);
   const arg = rest.join(" ");
   let error: string | undefined;
+  let apiErrorStatus: number | undefined;
   const apiKey = process.env.ANTHROPIC_API_KEY ?? "";
-  switch (apiKey.includes("REJECTED") ? "rejected-credential" : verb) {
+  const onlyFiles = /^\[(not )?attached: /.test(text.trim());
+  switch (apiKey.includes("REJECTED") ? "rejected-credential" : onlyFiles ? "files" : verb) {
+    case "files":
+      await turn.text([filesReport(text)]);
+      break;
     case "rejected-credential":
-      error = "Invalid API key · Please run /login";
+      turn.apiError("Invalid API key · Please run /login", "authentication_failed");
+      apiErrorStatus = 401;
       break;
     case "keyhash":
       await turn.text([`keyhash:${createHash("sha256").update(apiKey).digest("hex").slice(0, 12)}`]);
@@ -125,6 +138,22 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
       await turn.text(pieces, 150);
       break;
     }
+    case "long": {
+      // long <kb>: about <kb> KB of numbered lines (L0001 … END), streamed in 8 pieces ~150 ms apart.
+      const lines: string[] = [];
+      const target = (Number(arg) || 20) * 1024;
+      for (let n = 1, size = 0; size < target; n++) {
+        const line = `L${String(n).padStart(4, "0")} ${"lorem ipsum dolor sit amet ".repeat(2).trim()}`;
+        lines.push(line);
+        size += line.length + 1;
+      }
+      lines.push("END");
+      const per = Math.ceil(lines.length / 8);
+      const pieces: string[] = [];
+      for (let i = 0; i < lines.length; i += per) pieces.push(`${lines.slice(i, i + per).join("\n")}\n`);
+      await turn.text(pieces, 150);
+      break;
+    }
     case "history":
       await turn.text([String(earlierPrompts)]);
       break;
@@ -134,7 +163,10 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
     default:
       await turn.text(["echo:", ...text.trim().split(/\s+/)]);
   }
-  turn.result(transcript, error === undefined ? {} : { error });
+  turn.result(transcript, {
+    ...(error !== undefined && { error }),
+    ...(apiErrorStatus !== undefined && { apiErrorStatus }),
+  });
   turn.state("idle");
 }
 
@@ -313,3 +345,21 @@ createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })
     // Orphaned (the host died): a hanging turn would never end, so the process would never exit.
     if (hanging) current?.abort();
   });
+
+/** What `files` answers: each announced file as read from the cwd, and the notes about the others. */
+function filesReport(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.split("\n")) {
+    const attached = /^\[attached: (.+?) \(/.exec(line);
+    if (attached?.[1]) {
+      try {
+        const bytes = readFileSync(join(cwd, attached[1]));
+        const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 12);
+        lines.push(`file ${attached[1]} ${bytes.length} sha256:${hash}`);
+      } catch {
+        lines.push(`missing ${attached[1]}`);
+      }
+    } else if (line.startsWith("[not attached: ")) lines.push(line);
+  }
+  return lines.length > 0 ? lines.join("\n") : "no files";
+}

@@ -82,6 +82,16 @@ export class TurnWriter {
     return written;
   }
 
+  /**
+   * What Claude Code writes when the API refuses the request (e.g. a 401 for a bad key): one synthetic
+   * assistant message carrying `error` (the SDK's kind, such as `authentication_failed`) and its text.
+   */
+  apiError(text: string, kind: string): void {
+    const messageId = `msg_${uuid().replaceAll("-", "").slice(0, 24)}`;
+    this.assistant(messageId, [{ type: "text", text }], kind);
+    this.texts.push(text);
+  }
+
   /** A tool_use block; returns its id. */
   toolUse(name: string, input: Json): string {
     const messageId = this.messageStart();
@@ -114,7 +124,7 @@ export class TurnWriter {
   }
 
   /** The turn's one `result`, recorded in the transcript. */
-  result(transcript: Transcript, outcome: { error?: string } = {}): void {
+  result(transcript: Transcript, outcome: { error?: string; apiErrorStatus?: number } = {}): void {
     const answer = this.texts.join("\n");
     const turnCost = 0.001;
     transcript.append({
@@ -160,6 +170,16 @@ export class TurnWriter {
         terminal_reason: "api_error",
         errors: [outcome.error],
       });
+    } else if (outcome.apiErrorStatus !== undefined) {
+      // As Claude Code ends a turn the API refused: a "success" result that is an error, with the status.
+      this.wire.send({
+        ...base,
+        subtype: "success",
+        is_error: true,
+        api_error_status: outcome.apiErrorStatus,
+        result: answer,
+        terminal_reason: "completed",
+      });
     } else {
       this.wire.send({
         ...base,
@@ -197,9 +217,10 @@ export class TurnWriter {
     });
   }
 
-  private assistant(id: string, content: Json[]): void {
+  private assistant(id: string, content: Json[], error?: string): void {
     this.wire.send({
       type: "assistant",
+      ...(error !== undefined && { error }),
       message: {
         id,
         type: "message",

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type HostedFile, HostedFiles, type HostedRef } from "./platform-simulator/files.ts";
 import {
   authorised,
   faultReply,
@@ -8,11 +9,13 @@ import {
   type Reply,
   type Route,
   routeOf,
+  type SimFile,
   type SimMessage,
   type SimPlatform,
 } from "./platform-simulator/platforms.ts";
 
-export type { SimMessage, SimPlatform } from "./platform-simulator/platforms.ts";
+export type { HostedFile, HostedRef } from "./platform-simulator/files.ts";
+export type { SimFile, SimMessage, SimPlatform } from "./platform-simulator/platforms.ts";
 
 /**
  * The chat platforms' outbound APIs on one loopback HTTP server, for tests. Point each official client's
@@ -31,8 +34,14 @@ export type { SimMessage, SimPlatform } from "./platform-simulator/platforms.ts"
  *   `/channels/{id}/messages`; a repeated `nonce` with `enforce_nonce` returns the first message), `editMessage`,
  *   `typing`. Interaction tokens map to channels through `registerDiscordInteraction`.
  * - Telegram (`/telegram/bot<token>/<method>`): `sendMessage`, `editMessageText`, `sendMessageDraft` (private
- *   chats only), `answerCallbackQuery`, `sendChatAction`, `getMe`. With `parse_mode: "HTML"` the text must
+ *   chats only), `answerCallbackQuery`, `sendChatAction`, `getMe`, `sendDocument` (multipart). With `parse_mode: "HTML"` the text must
  *   parse (known tags, balanced, `<` and `&` escaped) and its visible text is what counts toward 4,096.
+ * - Files (`files()`): Telegram `sendDocument`, Discord messages and follow-ups with `files[n]` +
+ *   `payload_json`, Slack `files.getUploadURLExternal` → POST to the returned URL (`upload`) →
+ *   `files.completeUploadExternal`; each records name, size and content.
+ * - Files people send (`hostFile`): Telegram `getFile` + `/file/bot<token>/<path>`, Slack `url_private`
+ *   (bearer bot token, else the HTML sign-in page), Discord signed CDN URLs, LINE
+ *   `/v2/bot/message/<id>/content` (bearer channel token, else 401); see platform-simulator/files.ts.
  * - Every message records its buttons (Slack actions, Discord components, Telegram inline keyboard, LINE
  *   quick reply) and whether only one person sees it (`ephemeralTo`).
  *
@@ -45,6 +54,8 @@ export type { SimMessage, SimPlatform } from "./platform-simulator/platforms.ts"
 
 export interface SimulatorBaseUrls {
   readonly LINE_API_BASE_URL: string;
+  /** Where LINE content (files people send) is served: the same server. */
+  readonly LINE_DATA_API_BASE_URL: string;
   readonly SLACK_API_URL: string;
   readonly DISCORD_API_URL: string;
   readonly TELEGRAM_API_ROOT: string;
@@ -89,6 +100,8 @@ export interface FaultSpec extends Injection {
   readonly description?: string;
   /** The whole response body, replacing the platform-shaped one (e.g. a Discord error `code`). */
   readonly body?: unknown;
+  /** Discord: a 429 of the global limit (`X-RateLimit-Global`). */
+  readonly global?: boolean;
 }
 
 export interface DelaySpec extends Injection {
@@ -104,6 +117,8 @@ export class PlatformSimulator {
   #faults: (FaultSpec & Pending)[] = [];
   #delays: (DelaySpec & Pending)[] = [];
   readonly #apis = new PlatformApis();
+  readonly #hosted = new HostedFiles();
+  #discordGatewayApi: string | undefined;
   #inFlight = new Set<Match & { body: Record<string, unknown> }>();
   #seq = 0;
 
@@ -120,6 +135,7 @@ export class PlatformSimulator {
       server.listen(0, "127.0.0.1", () => resolve());
     });
     sim = new PlatformSimulator(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    sim.#apis.baseUrl = sim.url;
     return sim;
   }
 
@@ -132,6 +148,7 @@ export class PlatformSimulator {
   baseUrls(): SimulatorBaseUrls {
     return {
       LINE_API_BASE_URL: this.url,
+      LINE_DATA_API_BASE_URL: this.url,
       SLACK_API_URL: `${this.url}/slack/api`,
       DISCORD_API_URL: `${this.url}/discord/api`,
       TELEGRAM_API_ROOT: `${this.url}/telegram`,
@@ -151,6 +168,15 @@ export class PlatformSimulator {
       (m) =>
         matches(filter, m.platform, m.via) &&
         (filter.conversation === undefined || m.conversation === filter.conversation),
+    );
+  }
+
+  /** Files shared, oldest first. */
+  files(filter: { platform?: SimPlatform; conversation?: string } = {}): SimFile[] {
+    return this.#apis.files.filter(
+      (f) =>
+        (filter.platform === undefined || f.platform === filter.platform) &&
+        (filter.conversation === undefined || f.conversation === filter.conversation),
     );
   }
 
@@ -213,6 +239,32 @@ export class PlatformSimulator {
     this.#apis.slackStreamIdleMs = ms;
   }
 
+  /**
+   * Deletes a posted message (as a person in the chat would): later edits of it fail as on the platform
+   * (Telegram "message to edit not found", Discord 10008 Unknown Message, Slack `message_not_found`).
+   */
+  deleteMessage(platform: SimPlatform, id: string): boolean {
+    return this.#apis.delete(platform, id);
+  }
+
+  /**
+   * Makes a file available as the platform would serve one a person sent (see `HostedFiles`): what a
+   * webhook needs to point at it comes back. With `token`, the download must carry it (Telegram: in the
+   * path; Slack, LINE: `Authorization: Bearer`). Downloads are recorded in `calls` (endpoints `getFile`,
+   * `file`, `files-pri`, `cdn`, `content`).
+   */
+  hostFile(file: HostedFile): HostedRef {
+    return this.#hosted.host(this.url, file);
+  }
+
+  /**
+   * Answers Discord's `GET /gateway/bot` by asking a `FakeDiscordGateway` (its `apiUrl`), so that one
+   * DISCORD_API_URL serves both the REST replies here and the Gateway there.
+   */
+  useDiscordGateway(apiUrl: string): void {
+    this.#discordGatewayApi = apiUrl.replace(/\/+$/, "");
+  }
+
   /** Tells the simulator which channel a Discord interaction token answers in. */
   registerDiscordInteraction(token: string, channelId: string): void {
     this.#apis.discordInteractions.set(token, channelId);
@@ -222,6 +274,7 @@ export class PlatformSimulator {
   reset(): void {
     this.#calls = [];
     this.#apis.messages = [];
+    this.#apis.files = [];
     this.#faults = [];
     this.#delays = [];
   }
@@ -237,9 +290,43 @@ export class PlatformSimulator {
     const method = req.method ?? "GET";
     const raw = await readBody(req);
     const path = decodeURIComponent(url.pathname);
+    const file = this.#hosted.serve(method, path, url.searchParams, req.headers.authorization);
+    if (file) {
+      const platform = path.startsWith("/telegram/")
+        ? "telegram"
+        : path.startsWith("/slack/")
+          ? "slack"
+          : path.startsWith("/discord/")
+            ? "discord"
+            : "line";
+      this.#calls.push({
+        seq: ++this.#seq,
+        platform,
+        endpoint: file.endpoint,
+        method,
+        path,
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+        body: {},
+        status: file.status,
+        duplicate: false,
+        at: Date.now(),
+        receivedAt,
+      });
+      res.writeHead(file.status, { "content-type": file.contentType, "content-length": file.body.length });
+      res.end(file.body);
+      return;
+    }
+    const gatewayBot = /^\/discord\/api(\/v\d+\/gateway\/bot)$/.exec(path)?.[1];
+    if (gatewayBot && this.#discordGatewayApi !== undefined) {
+      const auth = req.headers.authorization;
+      const answer = await fetch(`${this.#discordGatewayApi}${gatewayBot}`, {
+        headers: auth === undefined ? {} : { authorization: auth },
+      });
+      return send(res, { status: answer.status, body: await answer.json() });
+    }
     const route = routeOf(method, path);
     if (!route) return send(res, { status: 404, body: { message: "Not found" } });
-    const body = parseBody(raw, req.headers["content-type"]);
+    const body = await parseBody(raw, req.headers["content-type"]);
     const delay = take(this.#delays, route);
     if (delay) {
       const request = { platform: route.platform, endpoint: route.endpoint, body };
@@ -299,8 +386,28 @@ function take<T extends Match & Pending>(specs: T[], route: Route): T | undefine
   return undefined;
 }
 
-function parseBody(raw: string, contentType: string | undefined): Record<string, unknown> {
-  if (!raw) return {};
+/**
+ * The request's fields. Multipart: text fields as strings (`payload_json` merged in, as Discord reads it),
+ * file parts as `UploadedPart`s.
+ */
+async function parseBody(bytes: Buffer, contentType: string | undefined): Promise<Record<string, unknown>> {
+  if (bytes.length === 0) return {};
+  if (contentType?.includes("multipart/form-data")) {
+    const form = await new Response(new Uint8Array(bytes), {
+      headers: { "content-type": contentType },
+    }).formData();
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of form) {
+      if (typeof v === "string") out[k] = /^[[{]/.test(v) ? safeJson(v) : v;
+      else {
+        const data = Buffer.from(await v.arrayBuffer());
+        out[k] = { upload: true, name: v.name, size: data.length, content: data.toString("utf8") };
+      }
+    }
+    const payload = out.payload_json;
+    return typeof payload === "object" && payload !== null ? { ...out, ...payload } : out;
+  }
+  const raw = bytes.toString("utf8");
   if (contentType?.includes("application/x-www-form-urlencoded")) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of new URLSearchParams(raw)) out[k] = /^[[{]/.test(v) ? safeJson(v) : v;
@@ -318,10 +425,10 @@ function safeJson(text: string): unknown {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 function send(res: ServerResponse, reply: Reply): void {

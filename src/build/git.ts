@@ -1,0 +1,122 @@
+import { spawn } from "node:child_process";
+
+/**
+ * Clones a repository into a build context with `git`. A token (a GitHub personal access or app token) is
+ * handed to git through a credential helper given on the command line (`-c credential.helper=…`), which
+ * reads it from an environment variable of that one git process: it is never in the URL, the arguments,
+ * a file, the clone's .git/config, the build context, the image or a log line (errors are redacted too).
+ * The machine's and the user's git configuration are ignored (no stored credentials, no URL rewriting).
+ */
+export interface CloneRequest {
+  readonly url: string;
+  readonly branch?: string | undefined;
+  /** An empty or missing directory; it becomes the clone (and the build context). */
+  readonly dir: string;
+  readonly token?: string | undefined;
+  /** Default 5 minutes. */
+  readonly timeoutMs?: number;
+}
+
+export interface Clone {
+  /** The checked-out commit (40 hex). */
+  readonly commit: string;
+  readonly branch: string | undefined;
+}
+
+export class CloneError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CloneError";
+  }
+}
+
+const TOKEN_VARIABLE = "CLOUDCLAUDE_GIT_TOKEN";
+/** Answers git's `get` with the token from the environment; ignores `store` and `erase`. */
+const HELPER = `!f() { test "$1" = get && echo username=x-access-token && echo "password=$${TOKEN_VARIABLE}"; }; f`;
+const SCHEMES = new Set(["https:", "http:", "ssh:", "git:"]);
+
+export async function cloneRepository(request: CloneRequest): Promise<Clone> {
+  let url: URL;
+  try {
+    url = new URL(request.url);
+  } catch {
+    throw new CloneError(
+      `${JSON.stringify(request.url)} is not a repository URL (https://host/owner/repo.git)`,
+    );
+  }
+  if (!SCHEMES.has(url.protocol)) {
+    throw new CloneError(`repositories are cloned over https, http, ssh or git, not ${url.protocol}`);
+  }
+  if (url.username || url.password) {
+    throw new CloneError(
+      "the repository URL must not hold a user name or password: the token is given apart",
+    );
+  }
+  const args = [
+    "-c",
+    "credential.helper=",
+    ...(request.token ? ["-c", `credential.helper=${HELPER}`] : []),
+    "-c",
+    "protocol.allow=never",
+    ...[...SCHEMES].flatMap((scheme) => ["-c", `protocol.${scheme.slice(0, -1)}.allow=always`]),
+    "clone",
+    "--quiet",
+    "--no-recurse-submodules",
+    ...(request.branch ? ["--branch", request.branch, "--single-branch"] : []),
+    "--",
+    request.url,
+    request.dir,
+  ];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: "/nonexistent",
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_TERMINAL_PROMPT: "0",
+    GIT_ASKPASS: "/bin/false",
+    SSH_ASKPASS: "/bin/false",
+    ...(request.token ? { [TOKEN_VARIABLE]: request.token } : {}),
+  };
+  const redact = (text: string) => (request.token ? text.split(request.token).join("***") : text);
+  const result = await git(args, env, request.timeoutMs ?? 5 * 60_000);
+  if (result.code !== 0) {
+    const why = redact(result.stderr.trim()) || `git exited with ${result.code}`;
+    const hint = /Authentication failed|could not read Username|401|403/.test(why)
+      ? request.token
+        ? " (the stored token was refused: is it still valid, and does it give access to this repository?)"
+        : " (the repository is private: store a GitHub token to clone it)"
+      : "";
+    throw new CloneError(`git clone ${request.url} failed${hint}: ${why}`);
+  }
+  const head = await git(["-C", request.dir, "rev-parse", "HEAD"], env, 30_000);
+  if (head.code !== 0) throw new CloneError(`the clone of ${request.url} has no HEAD: ${head.stderr.trim()}`);
+  return { commit: head.stdout.trim(), branch: request.branch };
+}
+
+function git(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += String(d);
+    });
+    child.stderr.on("data", (d) => {
+      stderr += String(d);
+    });
+    child.once("error", (error) =>
+      reject(new CloneError(`git could not start (install git: apt-get install -y git): ${error.message}`)),
+    );
+    child.once("close", (code, signal) =>
+      resolve({
+        code: signal ? -1 : code,
+        stdout,
+        stderr: signal ? `${stderr}\ngit was stopped after ${Math.round(timeoutMs / 1000)} s` : stderr,
+      }),
+    );
+  });
+}
