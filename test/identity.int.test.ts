@@ -172,11 +172,15 @@ describe("people and their keys", () => {
     expect(ls.output).toMatch(/telegram:10004 .*credentials=anthropic_api_key(?!\(rejected\))/);
   }, 40_000);
 
-  it("a key pasted into a chat is not passed on, and the sender is warned", async () => {
+  it("a key pasted into a chat is not passed on, deleted where the bot may, and the sender is warned", async () => {
     await say(4, `here is my key ${PASTED} please use it`);
     await waitTo(tg(4), "looks like it holds a secret key");
     await new Promise((r) => setTimeout(r, 1_000));
     expect(textsTo(tg(4)).join("\n")).not.toContain("please use it");
+    // A private Telegram chat: the bot deletes the message and says so.
+    const deletions = system.sim.calls({ platform: "telegram", endpoint: "deleteMessage" });
+    expect(deletions.map((c) => c.status)).toEqual([200]);
+    expect(textsTo(tg(4)).join("\n")).toContain("I deleted it from this chat");
   });
 
   it("a key in group chatter not meant for the bot is ignored; said to the bot, it is warned about", async () => {

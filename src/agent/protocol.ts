@@ -45,6 +45,24 @@ const turnAttachments = z
     { message: `attachments over ${MAX_TURN_ATTACHMENT_BYTES} bytes in all` },
   );
 
+/** At most this many bytes per file Claude leaves in `<workspace>/outbox/` to be sent to the chat. */
+export const MAX_OUTBOX_FILE_BYTES = 20 * 1024 * 1024;
+/** At most this many such files per turn; more are refused (named, with a note). */
+export const MAX_OUTBOX_FILES = 10;
+
+/**
+ * A file Claude wrote into `<workspace>/outbox/` during a turn, moved to `outbox/sent/<turn id>/` when
+ * the turn ended: metadata only (the router fetches the bytes with `read_file`). `refused` says why it is
+ * not sent (too large, too many); such a file is named in the chat instead.
+ */
+export const OutboxFile = z.object({
+  name: z.string().min(1).max(255),
+  size: z.number().int().min(0),
+  mediaType: z.string().min(1).max(255),
+  refused: z.string().max(500).optional(),
+});
+export type OutboxFile = z.infer<typeof OutboxFile>;
+
 // ---- Router → daemon
 
 export const RouterFrame = z.discriminatedUnion("type", [
@@ -87,6 +105,8 @@ export const RouterFrame = z.discriminatedUnion("type", [
   }),
   /** Asks where a turn stands; answered by `turn_state` (not persisted). */
   z.object({ type: z.literal("query_turn"), turnId }),
+  /** Asks for the bytes of a file of `turn_finished.files`; answered by `file` (not persisted). */
+  z.object({ type: z.literal("read_file"), turnId, name: z.string().min(1).max(255) }),
   /** Everything up to `seq` is durably handled by the router; the daemon may compact its log up to it. */
   z.object({ type: z.literal("ack"), seq: z.number().int().min(0) }),
   z.object({ type: z.literal("ping"), id: z.string() }),
@@ -157,6 +177,8 @@ export const AgentEvent = z.discriminatedUnion("type", [
     costUsd: z.number().optional(),
     usage: z.record(z.string(), z.number()).optional(),
     durationMs: z.number(),
+    /** Files Claude left in `<workspace>/outbox/` during the turn (metadata only; see `read_file`). */
+    files: z.array(OutboxFile).max(100).optional(),
   }),
   /** The turn ended without an answer. `retryable`: the daemon lost it (crash, agent process died). */
   z.object({
@@ -186,6 +208,18 @@ export const DaemonReply = z.discriminatedUnion("type", [
     /** unknown: never seen; lost: the daemon died during it and it can be retried with a higher attempt. */
     state: z.enum(["unknown", "running", "finished", "failed", "lost"]),
     attempt: z.number().int().min(0),
+  }),
+  /** The answer to `read_file`: the bytes, or why not (`error`: no such file, too large). */
+  z.object({
+    type: z.literal("file"),
+    turnId,
+    name: z.string().min(1).max(255),
+    dataBase64: z
+      .string()
+      .max(Math.ceil(MAX_OUTBOX_FILE_BYTES / 3) * 4)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/)
+      .optional(),
+    error: z.string().max(500).optional(),
   }),
 ]);
 export type DaemonReply = z.infer<typeof DaemonReply>;

@@ -111,7 +111,7 @@ export class SdkRuntime implements AgentRuntime {
     if (kind === "project") {
       return {
         ...common,
-        systemPrompt: { type: "preset", preset: "claude_code" },
+        systemPrompt: { type: "preset", preset: "claude_code", append: OUTBOX_PROMPT },
         // The VM is the user's own machine: their user settings (on the volume) and the repo's CLAUDE.md apply.
         settingSources: ["user", "project", "local"],
       };
@@ -126,6 +126,10 @@ export class SdkRuntime implements AgentRuntime {
     };
   }
 }
+
+/** One sentence telling Claude how to send files to the chat (docs/delivery.md, "Files the agent makes"). */
+const OUTBOX_PROMPT =
+  "To send the user a file (an image, a report, an archive: at most 20 MB each, 10 a turn), write it into the outbox/ folder of your working directory: whatever is there when your turn ends is sent to the chat after your answer.";
 
 /** A fresh in-process MCP server per session: an MCP server instance connects to one transport only. */
 function switchboardServer(host: SessionHost) {

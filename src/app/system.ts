@@ -149,6 +149,8 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     logger,
     kickDelivery: () => dispatcher.kick(),
     stream: streams,
+    deleteInbound: async (event) =>
+      (await senders.get(event.platform)?.deleteInbound?.(event.reply)) ?? false,
     attachments: new AttachmentFetcher({
       platforms: config.platforms,
       maxBytes: config.agents.attachmentMaxBytes ?? 20 * 1024 * 1024,

@@ -19,7 +19,7 @@ import {
   type BuiltImage,
   type ImageBuilder,
 } from "./port.ts";
-import { Limiter, readBuildStream, Tail } from "./stream.ts";
+import { Limiter, LogTail, readBuildStream } from "./stream.ts";
 
 export interface DockerImageBuilderOptions {
   /** The agent image whose files are layered on (default `cloudclaude-agent:latest`). */
@@ -72,7 +72,7 @@ export class DockerImageBuilder implements ImageBuilder {
   async #build(request: BuildRequest, tag: string): Promise<BuiltImage> {
     const started = Date.now();
     const abort = new AbortController();
-    const tail = new Tail(20);
+    const tail = new LogTail(20);
     let lastStep: BuildStep | undefined;
     const onStep = (step: BuildStep) => {
       lastStep = step;
@@ -195,7 +195,7 @@ export class DockerImageBuilder implements ImageBuilder {
     context: Awaited<ReturnType<typeof packContext>>,
     options: { dockerfile: string; t?: string },
     numbering: Parameters<typeof readBuildStream>[2],
-    tail: Tail,
+    tail: LogTail,
     signal: AbortSignal,
     onStep: (step: BuildStep) => void,
   ): Promise<{ imageId: string; steps: number }> {

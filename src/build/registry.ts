@@ -1,6 +1,6 @@
 import type Dockerode from "dockerode";
 import type { Registry } from "./port.ts";
-import { Tail } from "./stream.ts";
+import { LogTail } from "./stream.ts";
 
 interface PushMessage {
   status?: string;
@@ -62,7 +62,7 @@ async function follow(
   stream: NodeJS.ReadableStream,
   what: string,
 ): Promise<{ digest: string | undefined; tail: string }> {
-  const tail = new Tail(20);
+  const tail = new LogTail(20);
   let digest: string | undefined;
   let failure: string | undefined;
   let pending = "";

@@ -1,31 +1,7 @@
+import { engineMessages, LogTail } from "../vm/images/engine.ts";
 import type { BuildStep } from "./port.ts";
 
-/** Keeps the last `max` non-empty lines of a log. */
-export class Tail {
-  readonly #lines: string[] = [];
-  readonly max: number;
-  constructor(max = 20) {
-    this.max = max;
-  }
-  push(text: string): void {
-    for (const line of text.split("\n")) {
-      if (line.trim() === "") continue;
-      this.#lines.push(line.trimEnd());
-      if (this.#lines.length > this.max) this.#lines.shift();
-    }
-  }
-  toString(): string {
-    return this.#lines.join("\n");
-  }
-}
-
-interface EngineMessage {
-  stream?: string;
-  status?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-  aux?: { ID?: string };
-}
+export { LogTail };
 
 export interface StreamResult {
   /** The built image's id (`aux.ID` of the classic builder), when it finished. */
@@ -44,7 +20,7 @@ export interface StreamResult {
  */
 export async function readBuildStream(
   stream: AsyncIterable<string | Buffer>,
-  tail: Tail,
+  tail: LogTail,
   numbering: { phase: BuildStep["phase"]; offset: number; total: (steps: number) => number },
   onStep: (step: BuildStep) => void,
 ): Promise<StreamResult> {
@@ -52,15 +28,10 @@ export async function readBuildStream(
   let error: string | undefined;
   let lastStep: BuildStep | undefined;
   let steps = 0;
-  let pending = "";
-  const handle = (line: string): void => {
-    if (line.trim() === "") return;
-    let message: EngineMessage;
-    try {
-      message = JSON.parse(line) as EngineMessage;
-    } catch {
-      tail.push(line);
-      return;
+  for await (const message of engineMessages(stream)) {
+    if (typeof message === "string") {
+      tail.push(message);
+      continue;
     }
     if (message.error) {
       error = message.errorDetail?.message ?? message.error;
@@ -68,10 +39,10 @@ export async function readBuildStream(
     }
     if (message.status) tail.push(message.status);
     if (message.aux?.ID) imageId = message.aux.ID;
-    if (!message.stream) return;
+    if (!message.stream) continue;
     tail.push(message.stream);
     const found = /^Step (\d+)\/(\d+) : (.*)$/m.exec(message.stream);
-    if (!found) return;
+    if (!found) continue;
     steps = Number(found[2]);
     const index = numbering.offset + Number(found[1]);
     const total = numbering.total(steps);
@@ -85,14 +56,7 @@ export async function readBuildStream(
       text: `step ${index}/${total}: ${instruction}`,
     };
     onStep(lastStep);
-  };
-  for await (const chunk of stream) {
-    pending += String(chunk);
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) handle(line);
   }
-  handle(pending);
   return { imageId, error, lastStep, steps };
 }
 

@@ -125,6 +125,21 @@ describe("long answers through the dispatcher (SQLite, simulated platforms)", ()
     ]);
   });
 
+  it("an agent's file: only the file where the platform takes files, else the text naming it", () => {
+    const bytes = Buffer.from([0, 1, 2, 250, 255]);
+    const file = {
+      name: "x.bin",
+      mediaType: "application/octet-stream",
+      dataBase64: bytes.toString("base64"),
+    };
+    const telegram = { ...outbound({ platform: "telegram", chatId: 1 }, "📎 x.bin (5 B)"), extras: { file } };
+    const plan = planDelivery(sender("telegram"), telegram);
+    expect(plan.chunks).toEqual([]);
+    expect(Buffer.from(plan.file?.content ?? "").equals(bytes)).toBe(true);
+    const line = { ...outbound({ platform: "line", to: "U1" }, "📎 x.bin (5 B)"), extras: { file } };
+    expect(planDelivery(sender("line"), line)).toEqual({ chunks: ["📎 x.bin (5 B)"] });
+  });
+
   it("short answers, replies with buttons and notices stay text; 0 turns attaching off", async () => {
     const long = longText(20, 1_000);
     const reply = { platform: "telegram", chatId: 4242 } as const;

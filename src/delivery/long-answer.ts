@@ -13,8 +13,14 @@ const HEAD_CHARS = 1_200;
 
 export interface ReplyFile {
   readonly name: string;
-  readonly content: string;
+  /** Text (sent as UTF-8) or bytes. */
+  readonly content: string | Uint8Array;
   readonly mediaType: string;
+}
+
+/** A file's bytes as senders upload them. */
+export function fileBytes(file: ReplyFile): Buffer {
+  return typeof file.content === "string" ? Buffer.from(file.content, "utf8") : Buffer.from(file.content);
 }
 
 /** What the dispatcher sends for a message: its text chunks, then, for a long answer, the file. */
@@ -34,8 +40,15 @@ export function planDelivery(
   message: OutboundMessage,
   attachAfterChunks: number = DEFAULT_ATTACH_AFTER_CHUNKS,
 ): DeliveryPlan {
-  const chunks = sender.chunk(message.text);
   const extras = message.extras;
+  // A file the agent made: only the file where the platform takes files, else the text naming it.
+  if (extras?.file) {
+    const { name, mediaType, dataBase64 } = extras.file;
+    return sender.sendFile
+      ? { chunks: [], file: { name, mediaType, content: Buffer.from(dataBase64, "base64") } }
+      : { chunks: sender.chunk(message.text) };
+  }
+  const chunks = sender.chunk(message.text);
   const attachable =
     sender.sendFile !== undefined &&
     attachAfterChunks > 0 &&

@@ -60,6 +60,18 @@ export function describeOutboxContract(
       expect(await outbox.get("missing")).toBeUndefined();
     });
 
+    it("drops an agent file's bytes once it is sent", async () => {
+      const file = { name: "chart.png", mediaType: "image/png", dataBase64: "iVBORw0KGgo=" };
+      const m = { ...message("c-file"), extras: { followup: true, file } };
+      await outbox.enqueue(m);
+      const [claimed] = await claim();
+      expect(claimed?.extras?.file?.dataBase64).toBe(file.dataBase64);
+      if (claimed) expect(await outbox.markSent(claimed)).toBe(true);
+      const stored = await outbox.get(m.idempotencyKey);
+      expect(stored?.extras?.file).toEqual({ ...file, dataBase64: "" });
+      expect(stored?.extras?.followup).toBe(true);
+    });
+
     it("refuses a reply context of another platform", async () => {
       const m = message("c1");
       await expect(outbox.enqueue({ ...m, reply: { platform: "webchat", sessionId: "s" } })).rejects.toThrow(

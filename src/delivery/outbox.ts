@@ -207,9 +207,16 @@ const NO_LEASE = { lease_owner: null, lease_token: null, lease_expires_at: null 
 /** What replaces the stored text of a `sensitive` message once it is sent or given up. */
 export const SCRUBBED_TEXT = "[sent; removed from the outbox: it held a one-time code or link]";
 
-/** A sensitive message's text is overwritten as it leaves the queue (see `OutboundExtras.sensitive`). */
-function scrubbed(claim: ClaimedMessage): { text?: string } {
-  return claim.extras?.sensitive ? { text: SCRUBBED_TEXT } : {};
+/**
+ * A sensitive message's text is overwritten as it leaves the queue (see `OutboundExtras.sensitive`), and
+ * an agent's file (`OutboundExtras.file`) loses its bytes: the database does not keep them once sent.
+ */
+function scrubbed(claim: ClaimedMessage): { text?: string; extras?: string } {
+  const extras = claim.extras;
+  return {
+    ...(extras?.sensitive && { text: SCRUBBED_TEXT }),
+    ...(extras?.file && { extras: JSON.stringify({ ...extras, file: { ...extras.file, dataBase64: "" } }) }),
+  };
 }
 
 function leaseFree(eb: ExpressionBuilder<Database, "outbox">, now: number) {

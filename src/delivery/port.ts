@@ -60,6 +60,11 @@ export interface OutboundExtras {
    * (or given up), the outbox overwrites its stored text, so the database does not keep the code.
    */
   readonly sensitive?: boolean | undefined;
+  /**
+   * A file the agent made (its `outbox/`, see docs/delivery.md): sent as a file where the sender can
+   * upload files, the message's `text` (naming the file) otherwise. At most 20 MiB.
+   */
+  readonly file?: { name: string; mediaType: string; dataBase64: string } | undefined;
 }
 
 export interface Outbox {
@@ -147,6 +152,11 @@ export interface PlatformSender {
   sendFile?(message: OutboundMessage, file: ReplyFile, key: string, context?: SendContext): Promise<void>;
   /** Streaming and typing, where the platform has them. */
   readonly live?: LiveCapable;
+  /**
+   * Deletes the person's own message that `reply` answers, where a bot may (Telegram: private chats, and
+   * groups where it is an admin). Resolves false where it may not or the platform refused; never throws.
+   */
+  deleteInbound?(reply: ReplyContext): Promise<boolean>;
 }
 
 /** What the dispatcher tells a sender about the try in progress. */

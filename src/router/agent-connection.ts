@@ -18,6 +18,7 @@ import {
 } from "../vm/port.ts";
 
 type TurnState = Extract<DaemonReply, { type: "turn_state" }>;
+type FileReply = Extract<DaemonReply, { type: "file" }>;
 
 const CURSOR_SAVE_MS = 200;
 /** Longer than the bridge's own wait for a starting daemon's socket (30 s, see DockerHost.openBridge). */
@@ -100,6 +101,13 @@ export class AgentConnection {
   async queryTurn(turnId: string, timeoutMs = 10_000): Promise<TurnState> {
     const reply = await this.#request(`turn:${turnId}`, { type: "query_turn", turnId }, timeoutMs);
     return reply as TurnState;
+  }
+
+  /** The bytes of a file a finished turn reported (`turn_finished.files`), or the daemon's reason why not. */
+  async readFile(turnId: string, name: string, timeoutMs = 60_000): Promise<FileReply> {
+    const key = `file:${turnId}:${name}`;
+    const reply = await this.#request(key, { type: "read_file", turnId, name }, timeoutMs);
+    return reply as FileReply;
   }
 
   /** Drops the current bridge (the agent went to sleep under it); the next `ready()` connects afresh. */
@@ -238,7 +246,14 @@ export class AgentConnection {
       this.#queue = this.#queue.then(() => this.#handle(event));
       return;
     }
-    const key = f.type === "welcome" ? "welcome" : f.type === "pong" ? `pong:${f.id}` : `turn:${f.turnId}`;
+    const key =
+      f.type === "welcome"
+        ? "welcome"
+        : f.type === "pong"
+          ? `pong:${f.id}`
+          : f.type === "file"
+            ? `file:${f.turnId}:${f.name}`
+            : `turn:${f.turnId}`;
     const waiter = this.#replies.get(key);
     this.#replies.delete(key);
     waiter?.(f);

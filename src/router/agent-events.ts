@@ -1,4 +1,11 @@
-import type { AgentEvent } from "../agent/protocol.ts";
+import { type AgentEvent, MAX_OUTBOX_FILE_BYTES, type OutboxFile } from "../agent/protocol.ts";
+import {
+  agentFileCaption,
+  agentFileKey,
+  agentFileRefusedNote,
+  agentFilesNote,
+  platformTakesFiles,
+} from "../delivery/agent-files.ts";
 import type { OutboundExtras } from "../delivery/port.ts";
 import type { TurnStreamSink } from "../delivery/streaming/live-replies.ts";
 import { approvalButtons, decisionOf, hasStandingApproval, isVerbose, recordDecision } from "./approvals.ts";
@@ -147,6 +154,8 @@ export function createAgentEventHandler(ctx: RouterContext) {
           const identities = await deps.store.identities.listForUser(turn.userId);
           const recipient = identities.find((i) => i.platform === turn.reply.platform)?.platformUserId;
           await enqueue(ctx, turn, `turn:${turn.id}:final`, text, { stream: turn.id, recipient });
+          // Files Claude left in its outbox follow the answer (before the turn ends: a replay finds it).
+          if (event.files && event.files.length > 0) await sendAgentFiles(ctx, agent, turn, event.files);
           await deps.turns.end(turn.id, "finished");
         }
         stream?.ended?.(event.conversation, event.turnId);
@@ -163,6 +172,47 @@ export function createAgentEventHandler(ctx: RouterContext) {
     }
     ctx.waiters.get(event.turnId)?.(event);
   };
+}
+
+/**
+ * One outbox message per file the turn reported, each fetched from the agent (`read_file`) only when its
+ * key is new, so a replayed `turn_finished` sends nothing twice. Where the platform takes no files, and
+ * for refused files, a note names them instead.
+ */
+async function sendAgentFiles(
+  ctx: RouterContext,
+  agent: string,
+  turn: TurnRecord,
+  files: readonly OutboxFile[],
+): Promise<void> {
+  const { outbox } = ctx.deps;
+  const accepted = files.filter((f) => f.refused === undefined);
+  if (!platformTakesFiles(turn.reply.platform)) {
+    if (accepted.length > 0) {
+      await enqueue(ctx, turn, `turn:${turn.id}:outfiles`, agentFilesNote(accepted), { followup: true });
+    }
+  } else {
+    for (const file of accepted) {
+      const key = agentFileKey(turn.id, file.name);
+      if (await outbox.has(key)) continue;
+      const read = await ctx.connection(agent, turn.userId).readFile(turn.id, file.name);
+      const data = read.dataBase64;
+      if (data === undefined || Buffer.byteLength(data, "base64") > MAX_OUTBOX_FILE_BYTES) {
+        const reason = read.error ?? "it could not be read";
+        await enqueue(ctx, turn, key, agentFileRefusedNote(file, reason), { followup: true });
+        continue;
+      }
+      await enqueue(ctx, turn, key, agentFileCaption(file), {
+        followup: true,
+        file: { name: file.name, mediaType: file.mediaType, dataBase64: data },
+      });
+    }
+  }
+  for (const file of files) {
+    if (file.refused === undefined) continue;
+    const note = agentFileRefusedNote(file, file.refused);
+    await enqueue(ctx, turn, agentFileKey(turn.id, file.name), note, { followup: true });
+  }
 }
 
 /** A reply of the turn (see `enqueueReply`). */

@@ -31,6 +31,8 @@ export interface RouterDeps {
   /** Wakes the outbox dispatcher after a reply is recorded. */
   readonly kickDelivery: () => void;
   readonly stream?: StreamSink;
+  /** Deletes a person's message from their chat where the platform lets a bot (a pasted secret). */
+  readonly deleteInbound?: (event: InboundEvent) => Promise<boolean>;
   readonly now?: () => number;
   /** Downloads the files people send (none: they are announced to Claude as not downloaded). */
   readonly attachments?: AttachmentFetcher;

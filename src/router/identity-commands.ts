@@ -35,7 +35,7 @@ export async function runIdentityCommand(
   const { store, agents } = ctx.deps;
   switch (name) {
     case "pasted_secret": {
-      // The message itself is never passed on; deleting it needs the platform sender (see docs/identity.md).
+      // The message itself is never passed on, and deleted where the platform lets a bot do that.
       // Group chatter not meant for the bot is not answered either: only DMs, messages to the bot, and
       // chats bound to a project (where everything said is for Claude).
       const spoken =
@@ -43,7 +43,8 @@ export async function runIdentityCommand(
         event.conversation.kind === "dm" ||
         (await store.projects.bindingOf(event.conversation.key)) !== undefined;
       if (!spoken) return;
-      return ctx.say(key, event, "secretPasted", { deleted: "no" });
+      const deleted = (await ctx.deps.deleteInbound?.(event).catch(() => false)) === true;
+      return ctx.say(key, event, "secretPasted", { deleted: deleted ? "yes" : "no" });
     }
     case "connect":
       return offerConnect(ctx, key, event, user);

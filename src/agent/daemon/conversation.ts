@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../shared/logger.ts";
 import type { AgentRuntime, AgentSession, SessionHost, TurnOutcome } from "../port.ts";
-import type { RouterFrame } from "../protocol.ts";
+import type { OutboxFile, RouterFrame } from "../protocol.ts";
 import { placeAttachments } from "./attachments.ts";
 import type { EventLog } from "./event-log.ts";
+import { collectOutbox } from "./outbox.ts";
 import type { Waiters } from "./waiters.ts";
 
 export type TurnFrame = Extract<RouterFrame, { type: "turn" }>;
@@ -24,7 +25,10 @@ export interface ConversationContext {
   readonly toolResults: Waiters<ToolAnswer>;
   /** Turns accepted and not yet durably ended (queued or running), with their attempt. */
   readonly active: Map<string, number>;
-  /** Claude's cwd: the files people send are written under its `attachments/` folder. */
+  /**
+   * Claude's cwd: the files people send are written under its `attachments/` folder, and the files it
+   * leaves in `outbox/` are sent to the chat after the answer.
+   */
   readonly workspace?: string;
 }
 
@@ -210,19 +214,30 @@ export class Conversation implements SessionHost {
       outcome = { kind: "failed", message: String(error), retryable: true, sessionId: frame.sessionId };
     }
     if (this.current !== current) return; // abandoned at shutdown: already ended
-    this.end(current, outcome);
+    // The files Claude left in `outbox/` go with the answer (metadata only: the router reads the bytes).
+    let files: OutboxFile[] = [];
+    if (outcome.kind === "finished" && this.ctx.workspace !== undefined) {
+      files = await collectOutbox(this.ctx.workspace, turnId);
+      if (this.current !== current) return;
+    }
+    this.end(current, outcome, files);
     // Only once the end is durable may a re-sent `turn` be judged by the log alone.
     await log.flush();
     active.delete(turnId);
   }
 
-  private end(current: Current, outcome: TurnOutcome): void {
+  private end(current: Current, outcome: TurnOutcome, files: readonly OutboxFile[] = []): void {
     this.cancelOpen(current, "cancelled");
     this.current = undefined;
     const ids = this.ids(current);
     if (outcome.kind === "finished") {
       const { kind: _, ...finished } = outcome;
-      this.ctx.log.append({ type: "turn_finished", ...ids, ...finished });
+      this.ctx.log.append({
+        type: "turn_finished",
+        ...ids,
+        ...finished,
+        ...(files.length > 0 && { files: [...files] }),
+      });
     } else {
       const { message, retryable, sessionId } = outcome;
       this.ctx.log.append({ type: "turn_failed", ...ids, message, retryable, sessionId });

@@ -13,6 +13,7 @@ import {
   type ToolAnswer,
 } from "./conversation.ts";
 import { EventLog } from "./event-log.ts";
+import { readOutboxFile } from "./outbox.ts";
 import { Waiters } from "./waiters.ts";
 
 export interface DaemonOptions {
@@ -113,6 +114,17 @@ export async function runDaemon(options: DaemonOptions): Promise<DaemonHandle> {
         return;
       case "query_turn":
         return reply(turnState(frame.turnId));
+      case "read_file": {
+        const { turnId, name } = frame;
+        void readOutboxFile(paths.workspace, turnId, name).then((read) =>
+          reply(
+            "data" in read
+              ? { type: "file", turnId, name, dataBase64: read.data.toString("base64") }
+              : { type: "file", turnId, name, error: read.error },
+          ),
+        );
+        return;
+      }
       case "ack":
         return log.ack(frame.seq);
       case "ping":

@@ -9,7 +9,7 @@ import {
   Routes,
 } from "discord-api-types/v10";
 import { DeliveryError, httpFailure } from "../errors.ts";
-import type { ReplyFile } from "../long-answer.ts";
+import { fileBytes, type ReplyFile } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -238,7 +238,7 @@ export class DiscordSender implements PlatformSender {
   ): Promise<void> {
     const reply = replyFor("discord", message);
     const signal = context?.signal;
-    const files = [{ name: file.name, data: Buffer.from(file.content, "utf8"), contentType: file.mediaType }];
+    const files = [{ name: file.name, data: fileBytes(file), contentType: file.mediaType }];
     const attachments = [{ id: 0, filename: file.name }];
     const interaction = this.#interaction(message);
     if (interaction) {

@@ -8,7 +8,7 @@ import {
   WebClient,
 } from "@slack/web-api";
 import { DeliveryError, httpFailure } from "../errors.ts";
-import type { ReplyFile } from "../long-answer.ts";
+import { fileBytes, type ReplyFile } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -180,7 +180,7 @@ export class SlackSender implements PlatformSender {
     context?: SendContext,
   ): Promise<void> {
     const reply = replyFor("slack", message);
-    const upload = { file: Buffer.from(file.content, "utf8"), filename: file.name, title: file.name };
+    const upload = { file: fileBytes(file), filename: file.name, title: file.name };
     await this.#call(
       this.#client.filesUploadV2(
         reply.threadTs === undefined

@@ -1,8 +1,9 @@
 import { Api, GrammyError, InputFile } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
+import type { ReplyContext } from "../../ingress/event.ts";
 import { DeliveryError, httpFailure, retryAfterMs } from "../errors.ts";
 import { markdownToTelegramHtml, telegramChunks, visibleTelegramText } from "../format/telegram-html.ts";
-import type { ReplyFile } from "../long-answer.ts";
+import { fileBytes, type ReplyFile } from "../long-answer.ts";
 import type {
   ChunkOutcome,
   LiveCapable,
@@ -66,6 +67,15 @@ export class TelegramSender implements PlatformSender {
 
   chunk(text: string): string[] {
     return telegramChunks(text, TELEGRAM_TEXT_LIMIT);
+  }
+
+  async deleteInbound(reply: ReplyContext): Promise<boolean> {
+    if (reply.platform !== "telegram" || reply.messageId === undefined) return false;
+    try {
+      return await this.#api.deleteMessage(reply.chatId, reply.messageId);
+    } catch {
+      return false; // too old, or not ours to delete (a group where the bot is no admin)
+    }
   }
 
   async sendChunk(
@@ -152,7 +162,7 @@ export class TelegramSender implements PlatformSender {
     await this.#call(() =>
       this.#api.sendDocument(
         reply.chatId,
-        new InputFile(Buffer.from(file.content, "utf8"), file.name),
+        new InputFile(fileBytes(file), file.name),
         reply.messageThreadId === undefined ? {} : { message_thread_id: reply.messageThreadId },
         context?.signal as Signal,
       ),

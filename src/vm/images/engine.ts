@@ -44,12 +44,37 @@ export class LogTail {
   }
 }
 
-interface EngineMessage {
+/** One JSON line of the engine's streamed answers (build, import, load, push, pull). */
+export interface EngineMessage {
   stream?: string;
   status?: string;
   error?: string;
   errorDetail?: { message?: string };
   aux?: { ID?: string };
+}
+
+/**
+ * The engine's streamed answers (build, import, load, push, pull) are JSON lines that may arrive split
+ * across chunks: yields each line parsed, or as the raw string when it is not JSON.
+ */
+export async function* engineMessages(
+  stream: AsyncIterable<string | Buffer>,
+): AsyncGenerator<EngineMessage | string> {
+  const parse = (line: string): EngineMessage | string => {
+    try {
+      return JSON.parse(line) as EngineMessage;
+    } catch {
+      return line;
+    }
+  };
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += String(chunk);
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) if (line.trim() !== "") yield parse(line);
+  }
+  if (pending.trim() !== "") yield parse(pending);
 }
 
 /**
@@ -65,15 +90,10 @@ export async function followEngineStream(
 ): Promise<string | undefined> {
   let result: string | undefined;
   let failure: string | undefined;
-  let pending = "";
-  const handle = (line: string): void => {
-    if (line.trim() === "") return;
-    let message: EngineMessage;
-    try {
-      message = JSON.parse(line) as EngineMessage;
-    } catch {
-      tail.push(line);
-      return;
+  for await (const message of engineMessages(stream)) {
+    if (typeof message === "string") {
+      tail.push(message);
+      continue;
     }
     if (message.error) failure = message.errorDetail?.message ?? message.error;
     if (message.stream) {
@@ -86,14 +106,7 @@ export async function followEngineStream(
       result = message.status;
     }
     if (message.aux?.ID) result = message.aux.ID;
-  };
-  for await (const chunk of stream) {
-    pending += String(chunk);
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) handle(line);
   }
-  handle(pending);
   if (failure !== undefined) throw new ImageBuildError(`${what} failed: ${failure}`, tail.toString());
   return result;
 }

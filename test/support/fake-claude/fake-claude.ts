@@ -21,12 +21,14 @@
  *                     cwd) and answers "file <path> <bytes> sha256:<12 hex>" (or "missing <path>"); each
  *                     `[not attached: …]` line is repeated. A message that starts with such a line (a
  *                     file sent without text) does the same.
+ *   make-file <name> <kb>  writes <kb> KB (fractions allowed) to `<cwd>/outbox/<name>`, byte i being i % 251,
+ *                     and answers "made <name>"
  * An ANTHROPIC_API_KEY containing "REJECTED" fails every turn as Claude Code does on a 401 (an assistant
  * message with `error: "authentication_failed"`, then an error result with `api_error_status: 401`).
  *   anything else     echo
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -152,6 +154,15 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
       const pieces: string[] = [];
       for (let i = 0; i < lines.length; i += per) pieces.push(`${lines.slice(i, i + per).join("\n")}\n`);
       await turn.text(pieces, 150);
+      break;
+    }
+    case "make-file": {
+      const [name = "file.bin", kb = "1"] = rest;
+      const bytes = Buffer.alloc(Math.round(Number(kb) * 1024));
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+      mkdirSync(join(cwd, "outbox"), { recursive: true });
+      writeFileSync(join(cwd, "outbox", name), bytes);
+      await turn.text(["made", name]);
       break;
     }
     case "history":

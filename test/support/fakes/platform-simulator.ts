@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type HostedFile, HostedFiles, type HostedRef } from "./platform-simulator/files.ts";
@@ -401,7 +401,13 @@ async function parseBody(bytes: Buffer, contentType: string | undefined): Promis
       if (typeof v === "string") out[k] = /^[[{]/.test(v) ? safeJson(v) : v;
       else {
         const data = Buffer.from(await v.arrayBuffer());
-        out[k] = { upload: true, name: v.name, size: data.length, content: data.toString("utf8") };
+        out[k] = {
+          upload: true,
+          name: v.name,
+          size: data.length,
+          content: data.toString("utf8"),
+          sha256: createHash("sha256").update(data).digest("hex"),
+        };
       }
     }
     const payload = out.payload_json;

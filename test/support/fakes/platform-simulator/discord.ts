@@ -50,6 +50,7 @@ export function serveDiscord(apis: PlatformApis, route: Route, body: Record<stri
         name: u.name,
         size: u.size,
         content: u.content,
+        sha256: u.sha256,
         via: route.endpoint,
         at: Date.now(),
       });

@@ -47,6 +47,8 @@ export interface SimFile {
   readonly size: number;
   /** The file's bytes as UTF-8 text. */
   readonly content: string;
+  /** SHA-256 of the file's bytes, hex (binary files). */
+  readonly sha256: string;
   /** The endpoint that shared it. */
   readonly via: string;
   readonly threadId?: string | undefined;
@@ -59,6 +61,7 @@ export interface UploadedPart {
   readonly name: string;
   readonly size: number;
   readonly content: string;
+  readonly sha256: string;
 }
 
 export const isUpload = (v: unknown): v is UploadedPart =>

@@ -110,6 +110,7 @@ export function serveSlack(
             name: upload.name,
             size: upload.data.size,
             content: upload.data.content,
+            sha256: upload.data.sha256,
             via: endpoint,
             threadId: threadTs,
             at: Date.now(),

@@ -29,6 +29,10 @@ export function serveTelegram(apis: PlatformApis, endpoint: string, body: Record
       return ok({ id: 123456789, is_bot: true, first_name: "Claude", username: "cloudclaude_bot" });
     case "sendChatAction":
       return ok(true);
+    case "deleteMessage":
+      // A bot may delete what people send it in a private chat (and in groups only as an admin: not here).
+      if (!body.message_id) return bad("message identifier is not specified");
+      return Number(chat) > 0 ? ok(true) : bad("message can't be deleted");
     case "answerCallbackQuery": {
       apis.callbackAnswers.push({ id: String(body.callback_query_id), text: String(body.text ?? "") });
       return ok(true);
@@ -71,6 +75,7 @@ export function serveTelegram(apis: PlatformApis, endpoint: string, body: Record
         name: part.name,
         size: part.size,
         content: part.content,
+        sha256: part.sha256,
         via: endpoint,
         threadId,
         at: Date.now(),

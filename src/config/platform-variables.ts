@@ -1,0 +1,160 @@
+import { z } from "zod";
+import { apiBase, onOff, type VariableSpec } from "./spec.ts";
+
+/** The chat platforms' variables (LINE, Slack, Discord, Telegram): part of the catalog in variables.ts. */
+export const PLATFORM_VARIABLES = {
+  LINE_CHANNEL_SECRET: {
+    schema: z.string().min(8),
+    secret: true,
+    group: "LINE",
+    description: "Channel secret (LINE Developers Console > Basic settings). Enables POST /webhooks/line.",
+    expect: "the channel secret",
+    fix: "Copy it from the console's Basic settings tab.",
+  },
+  LINE_CHANNEL_ACCESS_TOKEN: {
+    schema: z.string().min(10),
+    secret: true,
+    group: "LINE",
+    description: "Long-lived channel access token (Messaging API tab), for replies.",
+    expect: "the channel access token",
+    fix: "Issue one in the console's Messaging API tab.",
+  },
+  LINE_API_BASE_URL: {
+    schema: apiBase,
+    default: "https://api.line.me",
+    group: "LINE",
+    description: "Messaging API base URL (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://api.line.me.",
+  },
+  LINE_DATA_API_BASE_URL: {
+    schema: apiBase,
+    default: "https://api-data.line.me",
+    group: "LINE",
+    description:
+      "Base URL LINE serves the content of images, videos and files people send from (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://api-data.line.me.",
+  },
+  LINE_BOT_USER_ID: {
+    schema: z.string().regex(/^U[0-9a-f]{32}$/),
+    group: "LINE",
+    description: "The bot's user id; webhooks whose `destination` differs are refused.",
+    expect: "U followed by 32 hex digits",
+    fix: "Copy 'Your user ID' from the console's Basic settings tab, or unset it.",
+  },
+  SLACK_SIGNING_SECRET: {
+    schema: z.string().min(8),
+    secret: true,
+    group: "Slack",
+    description: "Signing secret (Slack app > Basic Information). Enables POST /webhooks/slack.",
+    expect: "the signing secret",
+    fix: "Copy it from the app's Basic Information page.",
+  },
+  SLACK_BOT_TOKEN: {
+    schema: z.string().startsWith("xoxb-"),
+    secret: true,
+    group: "Slack",
+    description: "Bot token (OAuth & Permissions), for replies.",
+    expect: "a token starting with xoxb-",
+    fix: "Copy the Bot User OAuth Token from OAuth & Permissions.",
+  },
+  SLACK_APP_TOKEN: {
+    schema: z.string().startsWith("xapp-"),
+    secret: true,
+    group: "Slack",
+    description: "App-level token with connections:write. When set, events also arrive over Socket Mode.",
+    expect: "a token starting with xapp-",
+    fix: "Create one under Basic Information > App-Level Tokens, or unset it.",
+  },
+  SLACK_API_URL: {
+    schema: apiBase,
+    default: "https://slack.com/api",
+    group: "Slack",
+    description: "Slack Web API base URL (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://slack.com/api.",
+  },
+  DISCORD_PUBLIC_KEY: {
+    schema: z.string().regex(/^[0-9a-fA-F]{64}$/),
+    group: "Discord",
+    description:
+      "Application public key (Developer Portal > General Information). Enables POST /webhooks/discord.",
+    expect: "64 hex digits",
+    fix: "Copy the Public Key from the Developer Portal.",
+  },
+  DISCORD_APPLICATION_ID: {
+    schema: z.string().regex(/^\d{15,22}$/),
+    group: "Discord",
+    description:
+      "Application id; also the bot's user id, used to spot mentions and drop the bot's own messages.",
+    expect: "a numeric snowflake id",
+    fix: "Copy the Application ID from the Developer Portal.",
+  },
+  DISCORD_BOT_TOKEN: {
+    schema: z.string().min(20),
+    secret: true,
+    group: "Discord",
+    description: "Bot token. Needed for the Gateway (ordinary messages) and for replies.",
+    expect: "the bot token",
+    fix: "Reset and copy it under Bot > Token in the Developer Portal.",
+  },
+  DISCORD_GATEWAY: {
+    schema: onOff,
+    default: "on",
+    group: "Discord",
+    description: "Connect to the Gateway for guild and DM messages when DISCORD_BOT_TOKEN is set.",
+    expect: "on or off",
+    fix: "Use on, or off to take only slash commands over HTTP.",
+  },
+  DISCORD_API_URL: {
+    schema: apiBase,
+    default: "https://discord.com/api",
+    group: "Discord",
+    description: "Discord REST base URL (change only for a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://discord.com/api.",
+  },
+  TELEGRAM_BOT_TOKEN: {
+    schema: z.string().regex(/^\d+:[A-Za-z0-9_-]{20,}$/),
+    secret: true,
+    group: "Telegram",
+    description: "Bot token from @BotFather. Needed for long polling and for replies.",
+    expect: "a token like 123456:ABC-DEF…",
+    fix: "Copy it from @BotFather (/token).",
+  },
+  TELEGRAM_WEBHOOK_SECRET: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/),
+    secret: true,
+    group: "Telegram",
+    description: "The secret_token given to setWebhook. Enables POST /webhooks/telegram.",
+    expect: "1-256 characters of A-Z, a-z, 0-9, _ and -",
+    fix: "Generate one, e.g. `openssl rand -hex 32`, and pass the same value to setWebhook.",
+  },
+  TELEGRAM_MODE: {
+    schema: z.enum(["webhook", "polling"]),
+    default: "webhook",
+    group: "Telegram",
+    description: "webhook: Telegram POSTs to us. polling: we call getUpdates (no public URL needed).",
+    expect: "webhook or polling",
+    fix: "Use polling when this server has no public HTTPS URL.",
+  },
+  TELEGRAM_BOT_USERNAME: {
+    schema: z
+      .string()
+      .regex(/^@?[A-Za-z0-9_]{5,32}$/)
+      .transform((u) => u.replace(/^@/, "")),
+    group: "Telegram",
+    description: "The bot's @username, to recognise mentions in groups.",
+    expect: "a Telegram username",
+    fix: "Use the bot's username from @BotFather, without or with the @.",
+  },
+  TELEGRAM_API_ROOT: {
+    schema: apiBase,
+    default: "https://api.telegram.org",
+    group: "Telegram",
+    description: "Bot API root (change only for a local Bot API server or a test double).",
+    expect: "an http(s):// URL",
+    fix: "Use https://api.telegram.org.",
+  },
+} as const satisfies Record<string, VariableSpec>;
