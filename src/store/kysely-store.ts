@@ -24,6 +24,14 @@ import type {
 } from "./port.ts";
 import type { ConversationRow, Database, IdentityRow, UserRow } from "./schema.ts";
 
+/** Which user a platform account belongs to (for `link` and `move`). */
+interface IdentityInput {
+  readonly platform: Platform;
+  readonly platformUserId: string;
+  readonly userId: string;
+  readonly displayName?: string | null;
+}
+
 /** The Store over Kysely; the SQL is dialect-neutral, so one class serves SQLite and PostgreSQL. */
 export class KyselyStore implements Store {
   readonly dialect: "sqlite" | "postgres";
@@ -169,21 +177,10 @@ class KyselyIdentities implements IdentityRepository {
     return winner;
   }
 
-  async link(input: {
-    platform: Platform;
-    platformUserId: string;
-    userId: string;
-    displayName?: string | null;
-  }): Promise<Identity> {
+  async link(input: IdentityInput): Promise<Identity> {
     const inserted = await this.#db
       .insertInto("identities")
-      .values({
-        platform: input.platform,
-        platform_user_id: input.platformUserId,
-        user_id: input.userId,
-        display_name: input.displayName ?? null,
-        created_at: this.#now(),
-      })
+      .values(this.#identityRow(input))
       .onConflict((oc) => oc.columns(["platform", "platform_user_id"]).doNothing())
       .returningAll()
       .executeTakeFirst();
@@ -193,21 +190,21 @@ class KyselyIdentities implements IdentityRepository {
     throw new ConflictError(`${input.platform}:${input.platformUserId} is already linked to another user`);
   }
 
-  async move(input: {
-    platform: Platform;
-    platformUserId: string;
-    userId: string;
-    displayName?: string | null;
-  }): Promise<Identity> {
+  /** The identity row `link` and `move` insert: the same values, different conflict rules. */
+  #identityRow(input: IdentityInput) {
+    return {
+      platform: input.platform,
+      platform_user_id: input.platformUserId,
+      user_id: input.userId,
+      display_name: input.displayName ?? null,
+      created_at: this.#now(),
+    };
+  }
+
+  async move(input: IdentityInput): Promise<Identity> {
     const row = await this.#db
       .insertInto("identities")
-      .values({
-        platform: input.platform,
-        platform_user_id: input.platformUserId,
-        user_id: input.userId,
-        display_name: input.displayName ?? null,
-        created_at: this.#now(),
-      })
+      .values(this.#identityRow(input))
       .onConflict((oc) => oc.columns(["platform", "platform_user_id"]).doUpdateSet({ user_id: input.userId }))
       .returningAll()
       .executeTakeFirstOrThrow();
