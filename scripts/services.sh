@@ -80,3 +80,10 @@ docker_ready() {
 process_alive() {
   [ -e "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"
 }
+
+# Debian's registry server (the CNCF distribution `docker-registry`), which the Build Service tests push to
+# on 127.0.0.1:5000 (test/support/registry.ts starts it); and git's http-backend for the local git server.
+ensure_registry() {
+  if [ -x /usr/bin/docker-registry ]; then return 0; fi
+  apt_install docker-registry
+}

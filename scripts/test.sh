@@ -12,6 +12,7 @@ ensure_deps
 ensure_postgres
 ensure_chromium
 ensure_docker
+ensure_registry
 
 cd "$CC_ROOT"
 # The image the container tests run (fake Claude Code inside); seconds when nothing changed.

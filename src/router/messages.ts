@@ -4,7 +4,10 @@
  */
 export type Language = "en" | "zh-TW";
 
-type Params = Record<string, string | number>;
+import { buildEn, buildZhTW } from "./messages-build.ts";
+import { projectsEn, projectsZhTW } from "./messages-projects.ts";
+
+export type Params = Record<string, string | number>;
 type Catalog = Record<MessageKey, (p: Params) => string>;
 
 const en = {
@@ -140,6 +143,9 @@ const en = {
   toolProgress: (p: Params) => `🔧 ${p.tool}: ${p.summary}`,
   verboseOn: () => "Verbose: I will also show each tool Claude uses. /verbose off to stop.",
   verboseOff: () => "Quiet: only Claude's answers from now on. /verbose on shows tool use too.",
+  // Parts of the catalog kept in files of their own (same rule: every key in both languages).
+  ...projectsEn,
+  ...buildEn,
 } satisfies Record<string, (p: Params) => string>;
 
 export type MessageKey = keyof typeof en;
@@ -261,6 +267,8 @@ const zhTW: Catalog = {
   toolProgress: (p) => `🔧 ${p.tool}：${p.summary}`,
   verboseOn: () => "詳細模式：我也會顯示 Claude 使用的每個工具。輸入 /verbose off 關閉。",
   verboseOff: () => "安靜模式：從現在起只顯示 Claude 的回答。輸入 /verbose on 也顯示工具使用。",
+  ...projectsZhTW,
+  ...buildZhTW,
 };
 
 const CATALOGS: Record<Language, Catalog> = { en, "zh-TW": zhTW };

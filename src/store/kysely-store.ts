@@ -279,8 +279,10 @@ class KyselyConversations implements ConversationRepository {
     platform: Platform;
     kind: ConversationKind;
     title?: string | null;
+    reply?: unknown;
   }): Promise<Conversation> {
     const now = this.#now();
+    const reply = input.reply === undefined ? null : JSON.stringify(input.reply);
     const row = await this.#db
       .insertInto("conversations")
       .values({
@@ -291,11 +293,13 @@ class KyselyConversations implements ConversationRepository {
         agent_session_id: null,
         created_at: now,
         updated_at: now,
+        reply,
       })
       .onConflict((oc) =>
         oc.column("key").doUpdateSet((eb) => ({
           // Keep a known title when the caller has none to offer.
           title: input.title === undefined ? eb.ref("conversations.title") : input.title,
+          reply: reply === null ? eb.ref("conversations.reply") : reply,
           updated_at: now,
           version: eb(eb.ref("conversations.version"), "+", 1),
         })),
@@ -303,6 +307,56 @@ class KyselyConversations implements ConversationRepository {
       .returningAll()
       .executeTakeFirstOrThrow();
     return toConversation(row);
+  }
+
+  async replyOf<T>(key: string): Promise<T | undefined> {
+    const row = await this.#db
+      .selectFrom("conversations")
+      .select("reply")
+      .where("key", "=", key)
+      .executeTakeFirst();
+    return row?.reply ? (JSON.parse(row.reply) as T) : undefined;
+  }
+
+  async noteParticipant(key: string, userId: string, displayName?: string | null): Promise<void> {
+    const now = this.#now();
+    await this.#db
+      .insertInto("conversation_participants")
+      .values({ conversation_key: key, user_id: userId, display_name: displayName ?? null, last_seen_at: now })
+      .onConflict((oc) =>
+        oc.columns(["conversation_key", "user_id"]).doUpdateSet((eb) => ({
+          display_name:
+            displayName === undefined || displayName === null
+              ? eb.ref("conversation_participants.display_name")
+              : displayName,
+          last_seen_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async ofUser(userId: string): Promise<Array<Conversation & { readonly lastSeenAt: number }>> {
+    const rows = await this.#db
+      .selectFrom("conversation_participants as p")
+      .innerJoin("conversations as c", "c.key", "p.conversation_key")
+      .selectAll("c")
+      .select("p.last_seen_at")
+      .where("p.user_id", "=", userId)
+      .orderBy("p.last_seen_at", "desc")
+      .execute();
+    return rows.map((r) => ({ ...toConversation(r), lastSeenAt: r.last_seen_at }));
+  }
+
+  async participants(
+    key: string,
+  ): Promise<Array<{ userId: string; displayName: string | null; lastSeenAt: number }>> {
+    const rows = await this.#db
+      .selectFrom("conversation_participants")
+      .selectAll()
+      .where("conversation_key", "=", key)
+      .orderBy("last_seen_at", "desc")
+      .execute();
+    return rows.map((r) => ({ userId: r.user_id, displayName: r.display_name, lastSeenAt: r.last_seen_at }));
   }
 
   async sessionOf(key: string, agent: string): Promise<string | null> {

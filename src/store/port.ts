@@ -81,7 +81,17 @@ export interface ConversationRepository {
     platform: Platform;
     kind: ConversationKind;
     title?: string | null;
+    /** How to post into the chat later (JSON-serialisable); kept when not given. */
+    reply?: unknown;
   }): Promise<Conversation>;
+  /** The latest reply context recorded by `upsert`, for posting into the chat later. */
+  replyOf<T>(key: string): Promise<T | undefined>;
+  /** Records that `userId` spoke in the conversation just now. */
+  noteParticipant(key: string, userId: string, displayName?: string | null): Promise<void>;
+  /** The conversations `userId` has spoken in, most recent first. */
+  ofUser(userId: string): Promise<Array<Conversation & { readonly lastSeenAt: number }>>;
+  /** The people who have spoken in the conversation, most recent first. */
+  participants(key: string): Promise<Array<{ userId: string; displayName: string | null; lastSeenAt: number }>>;
   /** The Claude Code session the conversation resumes on `agent`, if any. */
   sessionOf(key: string, agent: string): Promise<string | null>;
   /** Records (or, with `null`, forgets) the session the conversation resumes on `agent`. */
@@ -94,6 +104,20 @@ export interface Project {
   readonly name: string;
   readonly ownerUserId: string;
   readonly repoUrl: string | null;
+  /** The branch to build from; null: the repository's default branch. */
+  readonly branch: string | null;
+  /** The environment image its VM runs (a pullable reference); null: the default agent image. */
+  readonly image: string | null;
+  /** What `image` was built from (e.g. the commit's short hash). */
+  readonly revision: string | null;
+  readonly builtAt: number | null;
+  readonly createdAt: number;
+}
+
+export interface ProjectMember {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly addedByUserId: string;
   readonly createdAt: number;
 }
 
@@ -106,10 +130,29 @@ export interface Binding {
 
 export interface ProjectRepository {
   /** Throws `ConflictError` when the name is taken. */
-  create(input: { name: string; ownerUserId: string; repoUrl?: string | null }): Promise<Project>;
+  create(input: {
+    name: string;
+    ownerUserId: string;
+    repoUrl?: string | null;
+    branch?: string | null;
+  }): Promise<Project>;
   get(id: string): Promise<Project | undefined>;
   byName(name: string): Promise<Project | undefined>;
   list(): Promise<Project[]>;
+  /** Projects the user owns or is a member of, by name. */
+  listFor(userId: string): Promise<Project[]>;
+  /** Records a built environment image as the one the project's VM runs. */
+  setImage(id: string, image: { image: string; revision: string }): Promise<void>;
+  /** Deletes the project with its bindings, members and builds; returns the conversations it was bound to. */
+  delete(id: string): Promise<string[]>;
+  /** Whether the user may use the project's VM: its owner or a member. */
+  mayUse(projectId: string, userId: string): Promise<boolean>;
+  members(projectId: string): Promise<ProjectMember[]>;
+  /** Idempotent; false when the person was a member already. */
+  addMember(projectId: string, userId: string, byUserId: string): Promise<boolean>;
+  removeMember(projectId: string, userId: string): Promise<boolean>;
+  /** The conversations bound to the project. */
+  bindingsOf(projectId: string): Promise<Binding[]>;
   /** Binds the conversation to the project (replacing an earlier binding). */
   bind(conversationKey: string, projectId: string, byUserId: string): Promise<Binding>;
   unbind(conversationKey: string): Promise<boolean>;

@@ -22,6 +22,9 @@ export interface Database {
   vms: VmsTable;
   leases: LeasesTable;
   live_messages: LiveMessagesTable;
+  project_members: ProjectMembersTable;
+  builds: BuildsTable;
+  conversation_participants: ConversationParticipantsTable;
 }
 
 export interface TurnsTable {
@@ -131,6 +134,8 @@ export interface ConversationsTable {
   updated_at: number;
   /** Bumped on every write; lets later code detect concurrent updates. */
   version: Generated<number>;
+  /** Since 0012: JSON of how to post into this chat later (the latest message's reply context). */
+  reply: string | null;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -144,6 +149,56 @@ export interface ProjectsTable {
   owner_user_id: string;
   repo_url: string | null;
   created_at: number;
+  /** Since 0012: the branch the environment is built from (null: the repository's default). */
+  branch: string | null;
+  /** Since 0012: the environment image the VM runs (null: the default agent image). */
+  image: string | null;
+  revision: string | null;
+  built_at: number | null;
+}
+
+/** Since 0012: people besides the owner who may use a project's VM. */
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  added_by_user_id: string;
+  created_at: number;
+}
+
+/** Since 0012: the Build Service's jobs (src/build/jobs.ts). */
+export interface BuildsTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  status: "queued" | "running" | "succeeded" | "failed";
+  /** JSON `BuildSource`. */
+  source: string;
+  /** JSON: where progress and the outcome are told (a chat's reply context), or null (the CLI). */
+  notify: string | null;
+  /** Runs started so far (a run cut short by a crash is taken over and counted again). */
+  attempt: Generated<number>;
+  holder: string | null;
+  lease_expires_at: number | null;
+  /** The last progress line ("step 3/7: RUN npm ci"). */
+  step: string | null;
+  image: string | null;
+  revision: string | null;
+  error: string | null;
+  /** The last lines of the build log (on failure). */
+  log: string | null;
+  /** The Dockerfile the project stage was built from, for the switchboard to fix. */
+  dockerfile: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** Since 0012: who has spoken in which conversation (to bind "my group" and add people by name). */
+export interface ConversationParticipantsTable {
+  conversation_key: string;
+  user_id: string;
+  display_name: string | null;
+  last_seen_at: number;
 }
 
 export interface BindingsTable {

@@ -11,6 +11,7 @@ import { vms } from "./0008_vms.ts";
 import { identity } from "./0009_identity.ts";
 import { delivery } from "./0010_delivery.ts";
 import { leases } from "./0011_leases.ts";
+import { environments } from "./0012_environments.ts";
 
 /**
  * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
@@ -34,6 +35,7 @@ export const MIGRATIONS: readonly Migration[] = [
   identity,
   delivery,
   leases,
+  environments,
 ];
 
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {
