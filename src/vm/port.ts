@@ -36,6 +36,12 @@ export interface AgentSpec {
   /** Environment of the agent: its owner's credential and settings; never the control plane's secrets. */
   readonly env: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The image this agent runs: a project's environment image (`<registry>/<user>/<project>@sha256:…`, pulled
+   * on the agent's host when missing there, or a local tag). Default: the configured agent image. The
+   * process runtime ignores it.
+   */
+  readonly image?: string;
 }
 
 export interface AgentInfo {

@@ -32,10 +32,28 @@ export interface ContainerLimits {
 
 export interface ContainerSettings {
   readonly instance: string;
+  /** The agent image: what an agent whose spec names no image of its own runs. */
   readonly image: string;
   /** Docker network mode: `none` isolates the agent entirely (tests), `bridge` or a named network in production. */
   readonly network: string;
   readonly limits: ContainerLimits;
+  /**
+   * Login for the registry holding the projects' images, sent (as the engine's X-Registry-Auth) only when
+   * pulling an image of that registry (`serveraddress`) onto a host. A secret: never logged, never hashed.
+   */
+  readonly registryAuth?: RegistryAuth;
+}
+
+export interface RegistryAuth {
+  readonly username: string;
+  readonly password: string;
+  /** The registry's address as in image references, e.g. `registry.example.com:5000`. */
+  readonly serveraddress: string;
+}
+
+/** The image an agent runs: its spec's own (a project's environment image), else the agent image. */
+export function agentImage(spec: AgentSpec, settings: ContainerSettings): string {
+  return spec.image ?? settings.image;
 }
 
 /**
@@ -52,7 +70,7 @@ export function containerOptions(
   const labels = agentLabels(spec, settings);
   return {
     name: names.container,
-    Image: settings.image,
+    Image: agentImage(spec, settings),
     User: AGENT_USER,
     WorkingDir: AGENT_HOME,
     Cmd: [...AGENT_COMMAND, "daemon", "--home", AGENT_HOME, "--kind", spec.kind],
@@ -105,7 +123,15 @@ export function specHash(spec: AgentSpec, settings: ContainerSettings): string {
   const env = Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b));
   return createHash("sha256")
     .update(
-      JSON.stringify([OPTIONS_VERSION, settings.image, settings.network, settings.limits, spec.kind, env]),
+      // The effective image in the agent image's place: a spec without an image of its own hashes as before.
+      JSON.stringify([
+        OPTIONS_VERSION,
+        agentImage(spec, settings),
+        settings.network,
+        settings.limits,
+        spec.kind,
+        env,
+      ]),
     )
     .digest("hex")
     .slice(0, 16);

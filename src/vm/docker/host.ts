@@ -1,16 +1,20 @@
 import { PassThrough } from "node:stream";
 import type Dockerode from "dockerode";
+import { pullImage } from "../../build/registry.ts";
 import type { Logger } from "../../shared/logger.ts";
+import { isUnreachable } from "../manager.ts";
 import type { AgentSpec, BridgeStream } from "../port.ts";
 import {
   AGENT_COMMAND,
   AGENT_HOME,
   AGENT_USER,
+  agentImage,
   agentLabels,
   type ContainerSettings,
   containerOptions,
   LABEL,
   NODE_COMPILE_CACHE,
+  type RegistryAuth,
   specHash,
 } from "./container-spec.ts";
 
@@ -23,6 +27,13 @@ export interface HostedContainer {
 
 /** How long `openBridge` lets the daemon of a just-started container take to open its socket. */
 const BRIDGE_WAIT_MS = 30_000;
+/**
+ * How long pulling a project's image onto a host may take: an environment image is hundreds of MB (the
+ * test image's 300 MB take 5–20 s from a registry on the same machine), minutes across a slow link. Past
+ * this the start fails with the pull error; the engine may still finish the pull, and the next start then
+ * finds the image.
+ */
+const PULL_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * One Docker engine of the pool: creates, adopts, starts, stops and removes our containers and volumes
@@ -50,10 +61,13 @@ export class DockerHost {
     return `cloudclaude-${this.#settings.instance}-${agent}-home`;
   }
 
-  /** Whether the agent image is on this engine (checked at start, so a missing one is said up front). */
-  async hasImage(): Promise<boolean> {
+  /**
+   * Whether an image (by default the agent image, checked at start so a missing one is said up front) is
+   * on this engine.
+   */
+  async hasImage(image = this.#settings.image): Promise<boolean> {
     try {
-      await timed(this.docker.getImage(this.#settings.image).inspect(), "inspect image");
+      await timed(this.docker.getImage(image).inspect(), "inspect image");
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
@@ -79,7 +93,8 @@ export class DockerHost {
   /**
    * Makes sure the agent's volume and container exist (creating them, or adopting what is there) and
    * that the container runs. A stopped container built from an older spec (image, credential, limits) is
-   * replaced; the volume always stays.
+   * replaced; the volume always stays. An agent with an image of its own (a project's environment image)
+   * that this engine lacks gets it pulled here first.
    */
   async ensureStarted(spec: AgentSpec): Promise<"started" | "already-running"> {
     const container = this.docker.getContainer(this.containerName(spec.name));
@@ -104,18 +119,58 @@ export class DockerHost {
         container: this.containerName(spec.name),
         volume: this.volumeName(spec.name),
       });
-      await timed(this.docker.createContainer(options), "create")
-        .catch(ignoreStatus(409))
-        .catch((error: unknown) => {
-          if (statusOf(error) !== 404) throw error;
+      const create = () =>
+        // A 409: another manager, or our own retry after a lost response, made it: adopt it.
+        timed(this.docker.createContainer(options), "create").catch(ignoreStatus(409));
+      try {
+        await create();
+      } catch (error) {
+        // A 404 names the image, unless the image is there (then it is about something else).
+        const image = agentImage(spec, this.#settings);
+        if (statusOf(error) !== 404 || (await this.hasImage(image))) throw error;
+        if (spec.image === undefined) {
           throw new Error(
-            `the agent image ${this.#settings.image} is not on Docker host ${this.name}: build it there with ` +
+            `the agent image ${image} is not on Docker host ${this.name}: build it there with ` +
               "`cloudclaude images build --offline` (or pull it from your registry)",
           );
-        });
+        }
+        await this.#pull(spec.name, spec.image);
+        await create();
+      }
     }
     await timed(container.start(), "start").catch(ignoreStatus(304));
     return "started";
+  }
+
+  /**
+   * `docker pull` of an agent's own image onto this engine, with the registry login when the image is in
+   * that registry. Bounded by PULL_TIMEOUT_MS; an engine that cannot be reached fails as such (the
+   * manager marks the host down), anything else as "could not pull".
+   */
+  async #pull(agent: string, image: string): Promise<void> {
+    const started = Date.now();
+    this.#logger.info({ agent, host: this.name, image }, "pulling the agent's image onto its host");
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${PULL_TIMEOUT_MS / 60_000} minutes`)),
+        PULL_TIMEOUT_MS,
+      );
+    });
+    try {
+      const auth = authFor(image, this.#settings.registryAuth);
+      await Promise.race([pullImage(this.docker, image, auth), timeout]);
+    } catch (error) {
+      if (isUnreachable(error)) throw error;
+      throw new Error(
+        `could not pull ${image} on Docker host ${this.name}: ${pullFailure(error)}; ` +
+          "is the registry reachable from that host?",
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#logger.info({ agent, host: this.name, image, ms: Date.now() - started }, "image pulled");
   }
 
   /** Starts the existing container as it is (no spec check); false when there is none. */
@@ -259,6 +314,38 @@ function statusOf(error: unknown): number | undefined {
   return typeof error === "object" && error !== null && "statusCode" in error
     ? Number((error as { statusCode: unknown }).statusCode)
     : undefined;
+}
+
+/**
+ * The registry login for pulling `image`, only when the image is in that registry: the engine sends
+ * X-Registry-Auth to whatever registry the reference names, so another registry must not get it.
+ */
+export function authFor(image: string, auth: RegistryAuth | undefined): RegistryAuth | undefined {
+  if (!auth) return undefined;
+  return registryOf(image) === registryOf(`${auth.serveraddress.replace(/^[a-z]+:\/\//i, "")}/x`)
+    ? auth
+    : undefined;
+}
+
+/** The registry part of an image reference as the engine reads it (`host[:port]`, else Docker Hub). */
+function registryOf(reference: string): string {
+  const slash = reference.indexOf("/");
+  const first = slash < 0 ? "" : reference.slice(0, slash).toLowerCase();
+  const isHost = first.includes(".") || first.includes(":") || first === "localhost";
+  if (!isHost || ["index.docker.io", "registry-1.docker.io"].includes(first)) return "docker.io";
+  return first;
+}
+
+/**
+ * The engine's reason for a failed pull in one line ("manifest … not found", "connection refused", …):
+ * without dockerode's "(HTTP code 404) unexpected - " or our "docker pull … failed: " in front.
+ */
+function pullFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split("\n")[0] ?? "")
+    .replace(/^\(HTTP code \d+\) [^-]*- /, "")
+    .replace(/^docker pull \S+ failed: /, "")
+    .trim();
 }
 
 /** For `.catch`: swallows engine errors with one of these HTTP statuses (already done, not there). */

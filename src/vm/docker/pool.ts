@@ -5,11 +5,17 @@ import type { Database } from "../../store/schema.ts";
 import { VmManager } from "../manager.ts";
 import { VmRecords } from "../records.ts";
 import { dockerClient, parseHostList } from "./connection.ts";
-import type { ContainerSettings } from "./container-spec.ts";
+import type { ContainerSettings, RegistryAuth } from "./container-spec.ts";
 import { DockerHost } from "./host.ts";
 
-/** What every agent container gets, from the configuration. */
-export function containerSettings(config: DockerConfig): ContainerSettings {
+/**
+ * What every agent container gets, from the configuration; `registryAuth` is the login for the registry
+ * of the projects' images (pulled onto a host that lacks one).
+ */
+export function containerSettings(
+  config: DockerConfig,
+  options: { registryAuth?: RegistryAuth | undefined } = {},
+): ContainerSettings {
   return {
     instance: config.instance,
     image: config.image,
@@ -20,6 +26,7 @@ export function containerSettings(config: DockerConfig): ContainerSettings {
       pids: config.pids,
       tmpBytes: 512 * 1024 * 1024,
     },
+    ...(options.registryAuth && { registryAuth: options.registryAuth }),
   };
 }
 

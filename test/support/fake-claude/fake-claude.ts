@@ -23,6 +23,10 @@
  *                     file sent without text) does the same.
  *   make-file <name> <kb>  writes <kb> KB (fractions allowed) to `<cwd>/outbox/<name>`, byte i being i % 251,
  *                     and answers "made <name>"
+ *   cat <path>        answers "cat <path>:\n<contents>" of the file at <path> relative to its cwd (at most
+ *                     4000 characters of it), or "missing <path>"
+ *   ls [dir]          answers "ls <dir>: <entry names, sorted, space-separated>" of <dir> relative to its
+ *                     cwd (default "."; dotfiles such as .git included), or "missing <dir>"
  * An ANTHROPIC_API_KEY containing "REJECTED" fails every turn as Claude Code does on a 401 (an assistant
  * message with `error: "authentication_failed"`, then an error result with `api_error_status: 401`).
  *   anything else     echo
@@ -36,6 +40,7 @@ import { parseFakeArgs, ruleMatches } from "./args.ts";
 import { Transcript } from "./transcript.ts";
 import { TurnWriter } from "./turn.ts";
 import { HostError, type Json, uuid, Wire } from "./wire.ts";
+import { catReport, lsReport } from "./workspace.ts";
 
 const args = parseFakeArgs(process.argv.slice(2));
 const cwd = process.cwd();
@@ -165,6 +170,12 @@ async function runTurn(text: string, signal: AbortSignal): Promise<void> {
       await turn.text(["made", name]);
       break;
     }
+    case "cat":
+      await turn.text([catReport(cwd, arg)]);
+      break;
+    case "ls":
+      await turn.text([lsReport(cwd, arg || ".")]);
+      break;
     case "history":
       await turn.text([String(earlierPrompts)]);
       break;
