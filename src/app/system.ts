@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
 import type { Kysely } from "kysely";
 import { AttachmentFetcher } from "../attachments/download.ts";
+import { createBuildService, registryAuthOf } from "../build/index.ts";
 import type { Config } from "../config/index.ts";
 import { mountConnect } from "../connect/routes.ts";
 import {
@@ -137,6 +138,19 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     ended: (conversation, turnId) => live.ended(conversation, turnId),
     restarted: (conversation, turnId) => live.restarted(conversation, turnId),
   };
+  // Environment builds (Docker runtime only), reporting to the chats that asked; secrets redacted.
+  const builds =
+    config.agents.runtime === "docker"
+      ? createBuildService(config, {
+          db: handle.db,
+          store,
+          outbox: guardOutbox(outbox),
+          kickDelivery: () => dispatcher.kick(),
+          logger: logger.child({ component: "builds" }),
+          // Like the router's leases: a build whose server was killed is taken over soon after a restart.
+          leaseMs: 15_000,
+        })
+      : undefined;
   const router = new Router({
     consumerId: `${hostname()}:${process.pid}`,
     inbox: baseInbox,
@@ -149,6 +163,7 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
     logger,
     kickDelivery: () => dispatcher.kick(),
     stream: streams,
+    builds,
     deleteInbound: async (event) =>
       (await senders.get(event.platform)?.deleteInbound?.(event.reply)) ?? false,
     attachments: new AttachmentFetcher({
@@ -225,6 +240,7 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
         await supervisor?.start();
         router.start();
         dispatcher.start();
+        builds?.start();
       }
       for (const transport of transports) {
         transport
@@ -254,6 +270,8 @@ export async function createSystem(config: Config, logger: Logger, role: Role = 
           ["live replies", () => live.stop()],
           ["delivery", () => dispatcher.stop()],
           ["vm supervisor", async () => supervisor?.stop()],
+          // A build in flight gives its lease back: the next start takes it over.
+          ["builds", async () => builds?.stop()],
           ["agents", () => runtime.close()],
           ["inbox", () => baseInbox.close()],
           ["key holder", async () => keyHolder?.stop()],
@@ -290,7 +308,8 @@ function createRuntime(
     );
     return { runtime: new ProcessRuntime({ root: path.join(config.dataDir, "agents"), cli: CLI, logger }) };
   }
-  const manager = createVmManager(config.docker, db, logger);
+  // Project VMs pull their environment images from the registry the builds push to.
+  const manager = createVmManager(config.docker, db, logger, { registryAuth: registryAuthOf(config.build) });
   const supervisor = new VmSupervisor({
     manager,
     logger,

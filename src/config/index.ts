@@ -1,6 +1,7 @@
 export { describeConfig, maskSecret } from "./describe.ts";
 export {
   type AgentsConfig,
+  type BuildConfig,
   type Config,
   ConfigError,
   type DatabaseConfig,

@@ -21,6 +21,7 @@ export interface Config {
   /** Where the master keys that encrypt credentials come from (src/secrets). */
   readonly secrets: { readonly masterKeys: string | undefined; readonly keyFile: string };
   readonly docker: DockerConfig;
+  readonly build: BuildConfig;
   readonly platforms: PlatformsConfig;
   readonly delivery: DeliveryConfig;
 }
@@ -77,6 +78,21 @@ export interface DockerConfig {
   readonly switchboardIdleMs: number;
   readonly projectIdleMs: number;
   readonly instance: string;
+}
+
+/** The Build Service: projects' environment images (docs/build-service.md; CLOUDCLAUDE_RUNTIME=docker). */
+export interface BuildConfig {
+  /** `host[:port]` images are pushed to; none: local tags on the build host (a single-host pool). */
+  readonly registry: string | undefined;
+  /** Login for the registry (both or neither). */
+  readonly registryUser: string | undefined;
+  readonly registryPassword: string | undefined;
+  /** Name of the pool host that builds; none: the first of CLOUDCLAUDE_DOCKER_HOSTS. */
+  readonly host: string | undefined;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  /** Network of the RUN steps; none given: the engine's default. */
+  readonly network: string | undefined;
 }
 
 /**
@@ -193,6 +209,16 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       "TELEGRAM_MODE=polling needs TELEGRAM_BOT_TOKEN. Set the token from @BotFather, or use TELEGRAM_MODE=webhook.",
     );
   }
+  if ((v.CLOUDCLAUDE_REGISTRY_USER === undefined) !== (v.CLOUDCLAUDE_REGISTRY_PASSWORD === undefined)) {
+    problems.push(
+      "CLOUDCLAUDE_REGISTRY_USER and CLOUDCLAUDE_REGISTRY_PASSWORD go together. Set both (the registry login), or neither.",
+    );
+  }
+  if (v.CLOUDCLAUDE_REGISTRY_USER !== undefined && v.CLOUDCLAUDE_REGISTRY === undefined) {
+    problems.push(
+      "CLOUDCLAUDE_REGISTRY_USER is set but CLOUDCLAUDE_REGISTRY is not. Set the registry's address, or unset the login.",
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(cwd, v.CLOUDCLAUDE_DATA_DIR);
   const config: Config = {
@@ -242,6 +268,15 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
       switchboardIdleMs: v.CLOUDCLAUDE_SWITCHBOARD_IDLE_MS,
       projectIdleMs: v.CLOUDCLAUDE_VM_IDLE_MS,
       instance: v.CLOUDCLAUDE_INSTANCE,
+    },
+    build: {
+      registry: v.CLOUDCLAUDE_REGISTRY,
+      registryUser: v.CLOUDCLAUDE_REGISTRY_USER,
+      registryPassword: v.CLOUDCLAUDE_REGISTRY_PASSWORD,
+      host: v.CLOUDCLAUDE_BUILD_HOST,
+      concurrency: v.CLOUDCLAUDE_BUILD_CONCURRENCY,
+      timeoutMs: v.CLOUDCLAUDE_BUILD_TIMEOUT_MS,
+      network: v.CLOUDCLAUDE_BUILD_NETWORK,
     },
     delivery: {
       editIntervalMs: v.DELIVERY_EDIT_INTERVAL_MS,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BUILD_VARIABLES } from "./build-variables.ts";
 import { DOCKER_VARIABLES } from "./docker-variables.ts";
 import { PLATFORM_VARIABLES } from "./platform-variables.ts";
 import { port, positiveMs, type VariableSpec } from "./spec.ts";
@@ -6,8 +7,8 @@ import { port, positiveMs, type VariableSpec } from "./spec.ts";
 export type { VariableSpec };
 
 /**
- * The catalog of every environment variable CloudClaude reads (the Docker runtime's and the chat platforms'
- * live in their own files and are spread in here). Entries are described by `VariableSpec` (spec.ts).
+ * The catalog of every environment variable CloudClaude reads (the Docker runtime's, the builds' and the chat
+ * platforms' live in their own files and are spread in here). Entries are described by `VariableSpec` (spec.ts).
  */
 export const VARIABLES = {
   CLOUDCLAUDE_DATA_DIR: {
@@ -242,6 +243,7 @@ export const VARIABLES = {
     fix: "Use en or zh-TW.",
   },
   ...DOCKER_VARIABLES,
+  ...BUILD_VARIABLES,
   DELIVERY_EDIT_INTERVAL_MS: {
     schema: z.coerce.number().int().min(100).max(60_000),
     default: "1000",

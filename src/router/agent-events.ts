@@ -133,9 +133,11 @@ export function createAgentEventHandler(ctx: RouterContext) {
         break;
       }
       case "tool_call": {
-        const output = turn
-          ? await runSwitchboardTool(ctx, turn.userId, event.name, event.input)
-          : { ok: false, output: "unknown turn" };
+        // Only a switchboard's own turn carries its owner's authority; a project VM has no such tools.
+        const output =
+          turn && ctx.kindOf(agent) === "switchboard"
+            ? await runSwitchboardTool(ctx, turn, event.name, event.input, event.callId)
+            : { ok: false, output: "unknown turn" };
         await ctx.connection(agent, turn?.userId ?? "").send({
           type: "tool_result",
           callId: event.callId,

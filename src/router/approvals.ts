@@ -4,9 +4,24 @@ import type { ReplyButton } from "../delivery/port.ts";
 import type { InboxItem } from "../inbox/index.ts";
 import type { KeyValueRepository, User } from "../store/index.ts";
 import type { Database } from "../store/schema.ts";
+import { projectIdOf } from "../vm/names.ts";
 import type { PendingApproval, RouterContext } from "./context.ts";
 import { type Language, type MessageKey, message } from "./messages.ts";
 import { enqueueReply } from "./replies.ts";
+
+/**
+ * Who may answer a tool request: the person whose turn asked, and on a project's VM also its owner and
+ * members (the people of a bound chat work on the project together).
+ */
+export async function mayAnswer(
+  ctx: RouterContext,
+  approval: { readonly userId: string; readonly agent: string },
+  userId: string,
+): Promise<boolean> {
+  if (approval.userId === userId) return true;
+  const projectId = projectIdOf(approval.agent);
+  return projectId !== undefined && (await ctx.deps.store.projects.mayUse(projectId, userId));
+}
 
 /**
  * Tool approvals by button, and the per-conversation settings around them. Every button carries a
@@ -20,7 +35,7 @@ interface ButtonToken {
   readonly requestId: string;
   readonly agent: string;
   readonly conversationKey: string;
-  /** The one person who may answer: the one whose turn asked. */
+  /** The person whose turn asked (on a project's VM its owner and members may answer too: `mayAnswer`). */
   readonly userId: string;
   readonly tool: string;
   readonly createdAt: number;
@@ -173,7 +188,7 @@ export async function handleApprovalButton(
     await notice("approvalStale");
     return true;
   }
-  if (info.userId !== user.id) {
+  if (!(await mayAnswer(ctx, info, user.id))) {
     await notice("approvalNotYours");
     return true;
   }

@@ -12,6 +12,10 @@ export const COMMANDS = [
   "vm",
   "projects",
   "verbose",
+  "bind",
+  "unbind",
+  "build",
+  "members",
 ] as const;
 /** People and their keys (identity-commands.ts). */
 export const IDENTITY_COMMANDS = ["connect", "link", "unlink", "invite", "join"] as const;

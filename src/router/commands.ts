@@ -1,10 +1,17 @@
 import type { InboxItem } from "../inbox/index.ts";
 import { shortId } from "./agent-events.ts";
-import { clearStandingApprovals, handleApprovalButton, isVerbose, setVerbose } from "./approvals.ts";
+import {
+  clearStandingApprovals,
+  handleApprovalButton,
+  isVerbose,
+  mayAnswer,
+  setVerbose,
+} from "./approvals.ts";
 import type { CommandName } from "./classify.ts";
 import type { RouterContext } from "./context.ts";
 import { runIdentityCommand } from "./identity-commands.ts";
-import { runProjectsCommand, runVmCommand, stateDetail } from "./vm-commands.ts";
+import { runProjectCommand } from "./project-commands.ts";
+import { runVmCommand, stateDetail } from "./vm-commands.ts";
 
 /**
  * The router's own commands. Each reply's outbox key derives from the inbox item, so handling the same
@@ -25,6 +32,7 @@ export async function runCommand(
     platformUserId: event.sender.platformUserId,
     displayName: event.sender.displayName ?? null,
   });
+  await ctx.remember(event, user);
   const target = await ctx.targetFor(event, user);
   const { agent } = target;
 
@@ -76,7 +84,11 @@ export async function runCommand(
     case "vm":
       return runVmCommand(ctx, key, event, user, args);
     case "projects":
-      return runProjectsCommand(ctx, key, event, user);
+    case "bind":
+    case "unbind":
+    case "build":
+    case "members":
+      return runProjectCommand(ctx, key, event, user, name, args);
     case "verbose": {
       const wanted = args.trim().toLowerCase();
       const on = wanted === "" ? !(await isVerbose(ctx, event.conversation.key)) : wanted !== "off";
@@ -87,9 +99,9 @@ export async function runCommand(
     case "deny": {
       // A button press carries a single-use token (approvals.ts); typed commands match a short id below.
       if (await handleApprovalButton(ctx, item, name, args, user)) return;
-      const waiting = (await ctx.waitingApprovals(event.conversation.key)).filter(
-        (a) => a.userId === user.id,
-      );
+      const all = await ctx.waitingApprovals(event.conversation.key);
+      const allowed = await Promise.all(all.map((a) => mayAnswer(ctx, a, user.id)));
+      const waiting = all.filter((_, i) => allowed[i]);
       const wanted = args.trim().toLowerCase();
       const matches = wanted
         ? waiting.filter((a) => shortId(a.requestId).toLowerCase().startsWith(wanted))

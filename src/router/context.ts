@@ -1,14 +1,16 @@
 import type { AgentEvent } from "../agent/protocol.ts";
 import type { AttachmentFetcher } from "../attachments/download.ts";
+import type { BuildService } from "../build/index.ts";
 import type { AgentsConfig } from "../config/index.ts";
 import type { Outbox } from "../delivery/port.ts";
 import { userCredentialEnv } from "../identity/access.ts";
 import { noticeRefusedCredential } from "../identity/outbound.ts";
 import type { Inbox } from "../inbox/index.ts";
 import type { InboundEvent } from "../ingress/event.ts";
+import { ProjectOps } from "../projects/operations.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Project, Store, User } from "../store/index.ts";
-import { agentKind, projectAgent, switchboardAgent } from "../vm/names.ts";
+import { agentKind, projectAgent, projectIdOf, switchboardAgent } from "../vm/names.ts";
 import type { ContainerRuntime } from "../vm/port.ts";
 import { AgentConnection } from "./agent-connection.ts";
 import { admit } from "./identity-commands.ts";
@@ -36,6 +38,8 @@ export interface RouterDeps {
   readonly now?: () => number;
   /** Downloads the files people send (none: they are announced to Claude as not downloaded). */
   readonly attachments?: AttachmentFetcher;
+  /** Builds project environments (absent with the process runtime). */
+  readonly builds?: BuildService | undefined;
 }
 
 /** A tool permission request waiting in a conversation. */
@@ -55,6 +59,8 @@ export interface PendingApproval {
 export class RouterContext {
   readonly deps: RouterDeps;
   readonly now: () => number;
+  /** Project operations with the router's powers (waking VMs, dropping bridges, telling chats). */
+  readonly projects: ProjectOps;
 
   /** Turns this router waits on, by turn id; fed by the agent event handler. */
   readonly waiters = new Map<string, (event: AgentEvent) => void>();
@@ -64,6 +70,50 @@ export class RouterContext {
   constructor(deps: RouterDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.projects = new ProjectOps({
+      store: deps.store,
+      runtime: deps.runtime,
+      builds: deps.builds,
+      busyAgents: () => deps.turns.busyAgents(deps.agents.turnTimeoutMs),
+      dropConnection: (agent) => this.dropConnection(agent),
+      wake: (project) => this.connection(projectAgent(project.id), project.ownerUserId).ready(),
+      announce: (conversationKey, key, msg, params) => this.announce(conversationKey, key, msg, params),
+    });
+  }
+
+  /**
+   * Posts a catalog message into a chat that is not the one being answered (a chat bound from elsewhere, a
+   * deleted project's chats), through the latest reply context recorded for it; a chat never seen is skipped.
+   */
+  async announce(
+    conversationKey: string,
+    key: string,
+    msg: MessageKey,
+    params: Record<string, string | number> = {},
+  ): Promise<void> {
+    const to = await this.deps.store.conversations.replyOf<TurnReply>(conversationKey);
+    if (!to) return;
+    await this.reply(key, to, conversationKey, message(to.language, msg, params));
+  }
+
+  /**
+   * Remembers the chat (title, how to reach it later) and that the sender is in it: what binding "my group"
+   * from a private chat and adding people by name rely on.
+   */
+  async remember(event: InboundEvent, user: User): Promise<void> {
+    const { store } = this.deps;
+    await store.conversations.upsert({
+      key: event.conversation.key,
+      platform: event.platform,
+      kind: event.conversation.kind,
+      ...(event.conversation.title !== undefined && { title: event.conversation.title }),
+      reply: replyTo(event, this.language(event)),
+    });
+    await store.conversations.noteParticipant(
+      event.conversation.key,
+      user.id,
+      event.sender.displayName ?? null,
+    );
   }
 
   /**
@@ -108,8 +158,8 @@ export class RouterContext {
   }
 
   /**
-   * Where a conversation's turns go: the project VM it is bound to, else the sender's switchboard. For a
-   * project, only its owner may drive it (members come with the identity work).
+   * Where a conversation's turns go: the project VM it is bound to, else the sender's switchboard. A
+   * project's VM takes messages from its owner and members only.
    */
   async targetFor(
     event: InboundEvent,
@@ -118,7 +168,11 @@ export class RouterContext {
     const binding = await this.deps.store.projects.bindingOf(event.conversation.key);
     const project = binding && (await this.deps.store.projects.get(binding.projectId));
     if (project)
-      return { agent: projectAgent(project.id), project, allowed: project.ownerUserId === user.id };
+      return {
+        agent: projectAgent(project.id),
+        project,
+        allowed: await this.deps.store.projects.mayUse(project.id, user.id),
+      };
     return { agent: this.switchboardName(user), allowed: true };
   }
 
@@ -146,11 +200,21 @@ export class RouterContext {
       connection = new AgentConnection({
         name: agent,
         runtime: this.deps.runtime,
-        ensure: async (resume) =>
-          this.deps.runtime.ensureRunning(
-            { name: agent, kind, env: await this.agentEnv(userId), labels: { "cloudclaude.user": userId } },
+        ensure: async (resume) => {
+          // A project VM runs its environment image and is paid for by its owner, whoever is talking.
+          const project = kind === "project" ? await this.#projectOf(agent) : undefined;
+          const payer = project?.ownerUserId ?? userId;
+          await this.deps.runtime.ensureRunning(
+            {
+              name: agent,
+              kind,
+              env: await this.agentEnv(payer),
+              labels: { "cloudclaude.user": payer },
+              ...(project?.image && { image: project.image }),
+            },
             { resume },
-          ),
+          );
+        },
         cursors: this.deps.store.transportState,
         onEvent: (event) => this.#onEvent(agent, event),
         logger: this.deps.logger,
@@ -174,6 +238,11 @@ export class RouterContext {
       CLOUDCLAUDE_AGENT_IDLE_MS: String(agents.idleMs),
       ...(agents.claudeExecutable && { CLAUDE_CODE_EXECUTABLE: agents.claudeExecutable }),
     };
+  }
+
+  async #projectOf(agent: string): Promise<Project | undefined> {
+    const id = projectIdOf(agent);
+    return id === undefined ? undefined : this.deps.store.projects.get(id);
   }
 
   /** Closes and forgets the connection to `agent` (before it is stopped or deleted on purpose). */

@@ -19,7 +19,10 @@ const en = {
       "/cancel: stop the running task",
       "/approve [id] or /deny [id]: answer Claude's request to use a tool",
       "/verbose on|off: show the tools Claude uses, or only its answers",
-      "/projects: your projects and their VMs",
+      "/projects: your projects and their VMs; /projects new <name> [repo URL] [branch] creates one",
+      "/build <project> [generic|node|python|go]: build its environment (the repo's Dockerfile by default)",
+      "/bind <project>: this chat talks to the project's VM; /unbind undoes it",
+      "/members <project> [add|remove <person>]: who may use a project",
       "/vm status|start|stop|restart|delete: the VM of this chat's project",
       "/connect: connect your own Claude credential (in a private chat)",
       "/link [code]: join your accounts on several chat apps; /unlink to undo",
@@ -86,7 +89,8 @@ const en = {
   vmFailed: (p: Params) => `That did not work: ${p.error}`,
   vmBusy: (p: Params) => `The VM of ${p.project} is working on a task. Wait for it, or /cancel it first.`,
   projectsList: (p: Params) => `Your projects:\n${p.list}`,
-  projectsNone: () => "You have no projects yet.",
+  projectsNone: () =>
+    "You have no projects yet. Ask me to create one, or send /projects new <name> <repository URL>.",
   notAdmitted: (p: Params) =>
     p.mode === "invite"
       ? `CloudClaude is invite-only here. Ask someone who uses it for an invite code, then send /join <code>. (Your id: ${p.id})`
@@ -159,7 +163,10 @@ const zhTW: Catalog = {
       "/cancel：停止正在執行的工作",
       "/approve [編號] 或 /deny [編號]：回覆 Claude 使用工具的請求",
       "/verbose on|off：顯示 Claude 使用的工具，或只顯示回答",
-      "/projects：你的專案及其 VM",
+      "/projects：你的專案及其 VM；/projects new <名稱> [儲存庫網址] [分支] 建立專案",
+      "/build <專案> [generic|node|python|go]：建置專案環境（預設使用儲存庫的 Dockerfile）",
+      "/bind <專案>：讓此聊天與專案的 VM 對話；/unbind 取消",
+      "/members <專案> [add|remove <成員>]：誰可以使用專案",
       "/vm status|start|stop|restart|delete：此聊天所屬專案的 VM",
       "/connect：連接你自己的 Claude 憑證（請在私人聊天中使用）",
       "/link [代碼]：連結你在多個聊天軟體的帳號；/unlink 取消連結",
@@ -218,7 +225,7 @@ const zhTW: Catalog = {
   vmFailed: (p) => `操作失敗：${p.error}`,
   vmBusy: (p) => `${p.project} 的 VM 正在執行工作。請等它完成，或先用 /cancel 停止。`,
   projectsList: (p) => `你的專案：\n${p.list}`,
-  projectsNone: () => "你還沒有任何專案。",
+  projectsNone: () => "你還沒有任何專案。請我幫你建立，或傳送 /projects new <名稱> <儲存庫網址>。",
   notAdmitted: (p) =>
     p.mode === "invite"
       ? `此處的 CloudClaude 僅限受邀者使用。請向使用者索取邀請碼，然後傳送 /join <代碼>。（你的 ID：${p.id}）`

@@ -243,16 +243,13 @@ export class Router {
     });
     const target = await this.#ctx.targetFor(first, user);
     if (!target.allowed) {
+      // Still worth remembering: the person is in this chat (an owner adds them by name from here).
+      await this.#ctx.remember(last, user);
       if (!quiet)
         await this.#ctx.say(`cmd:${ids[0]}`, first, "notMember", { project: target.project?.name ?? "" });
       return ids;
     }
-    await store.conversations.upsert({
-      key: first.conversation.key,
-      platform: first.platform,
-      kind: first.conversation.kind,
-      ...(first.conversation.title !== undefined && { title: first.conversation.title }),
-    });
+    await this.#ctx.remember(last, user);
     // The freshest reply context (a LINE reply token is only good for a short while).
     const record = await turns.create({
       id: `t${ids[0]}`,

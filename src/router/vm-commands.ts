@@ -1,4 +1,5 @@
 import type { InboundEvent } from "../ingress/event.ts";
+import { ProjectError } from "../projects/operations.ts";
 import type { Project, User } from "../store/index.ts";
 import { projectAgent } from "../vm/names.ts";
 import type { AgentInfo } from "../vm/port.ts";
@@ -18,31 +19,26 @@ export async function runVmCommand(
   args: string,
 ): Promise<void> {
   const [verb = "status", named] = args.trim().split(/\s+/).filter(Boolean);
-  const { store, runtime, turns } = ctx.deps;
+  const { store, runtime } = ctx.deps;
+  const ops = ctx.projects;
   if (!["status", "start", "stop", "restart", "delete"].includes(verb)) {
     return ctx.say(key, event, "vmUsage");
   }
   let project: Project | undefined;
-  let byName = false;
-  if (named && verb !== "delete") {
-    project = await store.projects.byName(named);
-    byName = true;
-  } else project = (await ctx.targetFor(event, user)).project;
-  if (!project && verb === "delete" && named) {
-    project = await store.projects.byName(named);
-    byName = true;
-  }
-  const owner = project?.ownerUserId === user.id;
-  // Someone else's project named from elsewhere: answered as if it did not exist (names are not secrets
-  // to its members, but are to everyone else).
-  if (named && byName && !owner) return ctx.say(key, event, "vmNoSuchProject", { project: named });
-  if (!project) return ctx.say(key, event, "vmNotBound");
-  const params = { project: project.name };
-  if (!owner) return ctx.say(key, event, verb === "status" ? "notMember" : "vmOwnerOnly", params);
-  const agent = projectAgent(project.id);
-  const lang = ctx.language(event);
-
   try {
+    // A project named after the verb (`/vm stop website`), else the one this chat is bound to. For
+    // `delete`, a name that is not a project falls back to the bound one (the name is the confirmation).
+    if (named && !(verb === "delete" && !(await store.projects.byName(named)))) {
+      project = await ops.find(user.id, named);
+    } else {
+      const target = await ctx.targetFor(event, user);
+      if (!target.project) return ctx.say(key, event, "vmNotBound");
+      if (!target.allowed) return ctx.say(key, event, "notMember", { project: target.project.name });
+      project = target.project;
+    }
+    const params = { project: project.name };
+    const agent = projectAgent(project.id);
+    const lang = ctx.language(event);
     switch (verb) {
       case "status": {
         const info = await runtime.inspect(agent);
@@ -55,29 +51,22 @@ export async function runVmCommand(
         });
       }
       case "start":
-        await ctx.connection(agent, user.id).ready();
+        await ops.startVm(user.id, project.name);
         return ctx.say(key, event, "vmStarted", params);
       case "stop":
-      case "restart": {
-        if ((await turns.busyAgents(ctx.deps.agents.turnTimeoutMs)).has(agent))
-          return ctx.say(key, event, "vmBusy", params);
-        await ctx.dropConnection(agent);
-        await runtime.stop(agent, { reason: "manual" });
-        if (verb === "stop") return ctx.say(key, event, "vmStopped", params);
-        await ctx.connection(agent, user.id).ready();
+        await ops.stopVm(user.id, project.name);
+        return ctx.say(key, event, "vmStopped", params);
+      case "restart":
+        await ops.stopVm(user.id, project.name);
+        await ops.startVm(user.id, project.name);
         return ctx.say(key, event, "vmRestarted", params);
-      }
-      case "delete": {
-        if (named !== project.name) return ctx.say(key, event, "vmDeleteConfirm", params);
-        if ((await turns.busyAgents(ctx.deps.agents.turnTimeoutMs)).has(agent))
-          return ctx.say(key, event, "vmBusy", params);
-        await ctx.dropConnection(agent);
-        await runtime.remove(agent, { volume: true, reason: "deleted" });
+      case "delete":
+        await ops.deleteVm(user.id, project.name, named ?? "");
         return ctx.say(key, event, "vmDeleted", params);
-      }
     }
   } catch (error) {
-    ctx.deps.logger.warn({ err: error, agent, verb }, "/vm failed");
+    if (error instanceof ProjectError) return ctx.say(key, event, error.key, error.params);
+    ctx.deps.logger.warn({ err: error, project: project?.name, verb }, "/vm failed");
     return ctx.say(key, event, "vmFailed", { error: error instanceof Error ? error.message : String(error) });
   }
 }
@@ -90,7 +79,7 @@ export async function runProjectsCommand(
   user: User,
 ): Promise<void> {
   const { store, runtime } = ctx.deps;
-  const mine = (await store.projects.list()).filter((p) => p.ownerUserId === user.id);
+  const mine = await store.projects.listFor(user.id);
   if (mine.length === 0) return ctx.say(key, event, "projectsNone");
   const bound = await store.projects.bindingOf(event.conversation.key);
   const lang = ctx.language(event);
@@ -99,7 +88,8 @@ export async function runProjectsCommand(
       const info = await runtime.inspect(projectAgent(p.id));
       const state = info ? info.state : lang === "zh-TW" ? "尚未建立" : "not created";
       const here = bound?.projectId === p.id ? (lang === "zh-TW" ? "（此聊天）" : " (this chat)") : "";
-      return `• ${p.name}${here}: ${state}`;
+      const env = p.revision ? ` · ${p.revision}` : "";
+      return `• ${p.name}${here}: ${state}${env}`;
     }),
   );
   return ctx.say(key, event, "projectsList", { list: lines.join("\n") });

@@ -65,11 +65,7 @@ export class KyselyProjects implements ProjectRepository {
       .where((eb) =>
         eb.or([
           eb("owner_user_id", "=", userId),
-          eb(
-            "id",
-            "in",
-            eb.selectFrom("project_members").select("project_id").where("user_id", "=", userId),
-          ),
+          eb("id", "in", eb.selectFrom("project_members").select("project_id").where("user_id", "=", userId)),
         ]),
       )
       .orderBy("name")

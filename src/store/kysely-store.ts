@@ -322,7 +322,12 @@ class KyselyConversations implements ConversationRepository {
     const now = this.#now();
     await this.#db
       .insertInto("conversation_participants")
-      .values({ conversation_key: key, user_id: userId, display_name: displayName ?? null, last_seen_at: now })
+      .values({
+        conversation_key: key,
+        user_id: userId,
+        display_name: displayName ?? null,
+        last_seen_at: now,
+      })
       .onConflict((oc) =>
         oc.columns(["conversation_key", "user_id"]).doUpdateSet((eb) => ({
           display_name:

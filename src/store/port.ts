@@ -91,7 +91,9 @@ export interface ConversationRepository {
   /** The conversations `userId` has spoken in, most recent first. */
   ofUser(userId: string): Promise<Array<Conversation & { readonly lastSeenAt: number }>>;
   /** The people who have spoken in the conversation, most recent first. */
-  participants(key: string): Promise<Array<{ userId: string; displayName: string | null; lastSeenAt: number }>>;
+  participants(
+    key: string,
+  ): Promise<Array<{ userId: string; displayName: string | null; lastSeenAt: number }>>;
   /** The Claude Code session the conversation resumes on `agent`, if any. */
   sessionOf(key: string, agent: string): Promise<string | null>;
   /** Records (or, with `null`, forgets) the session the conversation resumes on `agent`. */

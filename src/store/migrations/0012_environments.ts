@@ -48,7 +48,11 @@ export const environments: Migration = {
       .addColumn("finished_at", "bigint")
       .execute();
     await db.schema.createIndex("builds_status").on("builds").columns(["status", "created_at"]).execute();
-    await db.schema.createIndex("builds_project").on("builds").columns(["project_id", "created_at"]).execute();
+    await db.schema
+      .createIndex("builds_project")
+      .on("builds")
+      .columns(["project_id", "created_at"])
+      .execute();
     await db.schema.alterTable("conversations").addColumn("reply", "text").execute();
     await db.schema
       .createTable("conversation_participants")

@@ -34,9 +34,12 @@ export function containerSettings(
 export function createDockerHosts(
   config: DockerConfig,
   logger: Logger,
-  options: { sshAgent?: string | undefined } = {},
+  options: { sshAgent?: string | undefined; registryAuth?: RegistryAuth | undefined } = {},
 ): DockerHost[] {
-  const settings = containerSettings(config);
+  const settings = containerSettings(
+    config,
+    options.registryAuth ? { registryAuth: options.registryAuth } : {},
+  );
   return parseHostList(config.hosts).map(
     (endpoint) =>
       new DockerHost({
@@ -53,7 +56,7 @@ export function createVmManager(
   config: DockerConfig,
   db: Kysely<Database>,
   logger: Logger,
-  options: { sshAgent?: string | undefined } = {},
+  options: { sshAgent?: string | undefined; registryAuth?: RegistryAuth | undefined } = {},
 ): VmManager {
   return new VmManager({
     records: new VmRecords(db),
