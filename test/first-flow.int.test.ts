@@ -258,9 +258,9 @@ describe("from chat to a running project", () => {
     await dm(1, tool("delete_vm", { project: "demo", confirm: "demo", delete_project: true }));
     // Deleting needs the person's approval in chat.
     const ask = await waitFor(tg(1), (t) => t.includes("Claude wants to use"), mark);
-    expect(ask).toContain("delete_vm");
+    expect(ask).toContain("Claude wants to use delete_vm:");
     await dm(1, "/approve");
-    expect(await waitFor(tg(1), (t) => t.includes("delete_vm:"), mark, 60_000)).toContain(
+    expect(await waitFor(tg(1), (t) => t.startsWith("delete_vm:"), mark, 60_000)).toContain(
       '"projectDeleted":true',
     );
     await waitFor(team.id, (t) => t.includes("The project demo was deleted"), groupMark);

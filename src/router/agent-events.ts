@@ -1,4 +1,5 @@
 import { type AgentEvent, MAX_OUTBOX_FILE_BYTES, type OutboxFile } from "../agent/protocol.ts";
+import { qualifiedToolName } from "../agent/switchboard-tools.ts";
 import {
   agentFileCaption,
   agentFileKey,
@@ -98,7 +99,7 @@ export function createAgentEventHandler(ctx: RouterContext) {
           turn,
           `perm:${event.requestId}`,
           message(turn.reply.language, "permissionRequest", {
-            tool: event.tool,
+            tool: displayToolName(event.tool),
             summary: summarize(event.input),
             id: shortId(event.requestId),
             duration: duration(turn.reply.language, Math.max(0, event.expiresAt - ctx.now())),
@@ -233,6 +234,15 @@ function enqueue(
     text,
     extras,
   );
+}
+
+/**
+ * A tool's name for people: our switchboard tools without their MCP prefix (`mcp__cloudclaude__delete_vm`
+ * would also read as Markdown emphasis on some platforms).
+ */
+function displayToolName(tool: string): string {
+  const prefix = qualifiedToolName("");
+  return tool.startsWith(prefix) ? tool.slice(prefix.length) : tool;
 }
 
 /** Approval ids shown in chat: short, and `/approve` matches on a prefix. */
