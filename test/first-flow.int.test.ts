@@ -5,6 +5,7 @@ import {
   type DockerHost,
   ensureTestImage,
   localDocker,
+  removeImages,
   removeInstance,
   startDockerHost,
 } from "./support/docker.ts";
@@ -36,6 +37,8 @@ let second: DockerHost;
 let git: GitServer;
 let image: string;
 let system: E2eSystem;
+/** Telegram user 1's user id, read off the demo VM's labels: scopes image checks and clean-up to this run. */
+let owner = "";
 const team = groupChat({ title: "Team" });
 
 const tg = (user: number) => 10_000 + user;
@@ -108,7 +111,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await system?.stop();
   await git?.close();
-  for (const docker of [local, second?.docker]) if (docker) await removeInstance(docker, instance);
+  for (const docker of [local, second?.docker]) {
+    if (!docker) continue;
+    await removeInstance(docker, instance);
+    // Environment images this run built: the engines' data roots outlive it, earlier runs' images must not
+    // pile up there nor be taken for this run's.
+    if (owner) await removeImages(docker, `cloudclaude.user=${owner}`);
+  }
 }, 120_000);
 
 describe("from chat to a running project", () => {
@@ -159,6 +168,8 @@ describe("from chat to a running project", () => {
 
     // Where everything is: the switchboard here, the VM on the second host, from the registry's image.
     const vm = (await containersOf(second.docker)).find((c) => c.Labels["cloudclaude.kind"] === "project");
+    owner = vm?.Labels["cloudclaude.user"] ?? "";
+    expect(owner).toMatch(/^[0-9a-f-]{36}$/);
     expect(vm?.Image).toMatch(
       new RegExp(`^${REGISTRY_ADDRESS.replace(".", "\\.")}/.+/demo@sha256:[0-9a-f]{64}$`),
     );
@@ -183,7 +194,8 @@ describe("from chat to a running project", () => {
     ).toBe(false);
     // No image, no VM, no environment recorded.
     for (const docker of [local, second.docker]) {
-      const images = await docker.listImages({ filters: { label: ["cloudclaude.project=broken"] } });
+      const label = ["cloudclaude.project=broken", `cloudclaude.user=${owner}`];
+      const images = await docker.listImages({ filters: { label } });
       expect(images).toEqual([]);
     }
     const all = [...(await containersOf(local)), ...(await containersOf(second.docker))];

@@ -317,6 +317,16 @@ export function demux(buffer: Buffer): { stdout: string; stderr: string } {
 }
 
 /** Removes every container and volume an installation (`CLOUDCLAUDE_INSTANCE`) left on an engine. */
+/** Removes every image carrying `label` (`key=value`), tags and all; one still in use stays, silently. */
+export async function removeImages(docker: Dockerode, label: string): Promise<void> {
+  for (const image of await docker.listImages({ filters: { label: [label] } })) {
+    await docker
+      .getImage(image.Id)
+      .remove({ force: true })
+      .catch(() => {});
+  }
+}
+
 export async function removeInstance(docker: Dockerode, instance: string): Promise<void> {
   const filters = { label: [`cloudclaude.instance=${instance}`] };
   for (const c of await docker.listContainers({ all: true, filters })) {

@@ -152,6 +152,7 @@ describe("cloudclaude images", () => {
 
     const listed = await run(process.execPath, [cli, "images", "ls"]);
     expect(listed.stdout).toMatch(new RegExp(`^${agent}\\s+agent-test\\s+[0-9a-f]{12}\\s+\\d+ MB`, "m"));
-    expect(listed.stdout).toMatch(/^cloudclaude-base:latest\s+base\s/m);
+    // The test variant has no real Claude Code binary, so its base is `:latest-no-claude` (never `:latest`).
+    expect(listed.stdout).toMatch(/^cloudclaude-base:latest-no-claude\s+base\s/m);
   }, 120_000);
 });
