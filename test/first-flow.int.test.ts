@@ -125,6 +125,12 @@ describe("from chat to a running project", () => {
     const repo = `${git.url}/public/demo.git`;
     await dm(1, tool("create_project", { name: "demo", repo, branch: "main" }));
     expect(await waitFor(tg(1), (t) => t.includes("create_project:"))).toContain('"created":"demo"');
+    // Before its environment is built its VM is not started: it would hold no clone, for good.
+    const early = texts(tg(1)).length;
+    await dm(1, tool("start_vm", { project: "demo" }));
+    expect(await waitFor(tg(1), (t) => t.includes("start_vm:"), early)).toContain(
+      "demo has no environment yet",
+    );
 
     const before = texts(tg(1)).length;
     await dm(1, tool("build_environment", { project: "demo" }));

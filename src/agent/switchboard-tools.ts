@@ -18,6 +18,11 @@ export interface SwitchboardTool {
    * reaches the control plane. For tools that change or destroy something the user owns.
    */
   readonly needsApproval: boolean;
+  /**
+   * Destroys what cannot be brought back (a VM's disk, a project): asked every time, never allowed "in this
+   * chat" for good, so one tap cannot pre-approve the next deletion of something else.
+   */
+  readonly askEveryTime?: boolean;
 }
 
 const project = z.string().describe("The project's name, as list_projects shows it.");
@@ -133,6 +138,7 @@ export const SWITCHBOARD_TOOLS = [
       delete_project: z.boolean().optional(),
     },
     needsApproval: true,
+    askEveryTime: true,
   },
   {
     name: "add_member",
@@ -159,6 +165,14 @@ export const SwitchboardToolName = z.enum(
 /** The name Claude Code gives the tool (`mcp__<server>__<tool>`), used in permission rules. */
 export function qualifiedToolName(name: string): string {
   return `mcp__${SWITCHBOARD_MCP_SERVER}__${name}`;
+}
+
+/** Whether a standing "allow in this chat" may answer a request for `tool` (as Claude Code names it). */
+export function mayAllowForChat(tool: string): boolean {
+  return !SWITCHBOARD_TOOLS.some(
+    (t: SwitchboardTool) =>
+      t.askEveryTime === true && (tool === t.name || tool === qualifiedToolName(t.name)),
+  );
 }
 
 /** Parses a tool call's input against the catalog; the control plane calls this before executing it. */

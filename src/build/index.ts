@@ -23,8 +23,8 @@ export {
   BuildRequestError,
   BuildService,
   type BuildServiceOptions,
-  revisionOf,
 } from "./service.ts";
+export { revisionOf } from "./sources.ts";
 
 export interface BuildServiceDeps {
   readonly db: Kysely<Database>;

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import type { Registry } from "./port.ts";
 import { LogTail } from "./stream.ts";
@@ -18,11 +19,14 @@ export class DockerRegistry implements Registry {
   readonly address: string;
   readonly #docker: Dockerode;
   readonly #auth: Dockerode.AuthConfig | undefined;
+  readonly #timeoutMs: number;
 
-  constructor(docker: Dockerode, address: string, auth?: Dockerode.AuthConfig) {
+  /** `timeoutMs`: a push that takes longer is given up (default 10 min), so no build waits forever. */
+  constructor(docker: Dockerode, address: string, auth?: Dockerode.AuthConfig, timeoutMs = 10 * 60_000) {
     this.#docker = docker;
     this.address = address.replace(/\/+$/, "");
     this.#auth = auth;
+    this.#timeoutMs = timeoutMs;
   }
 
   async push(tag: string): Promise<{ reference: string; digest: string }> {
@@ -34,7 +38,7 @@ export class DockerRegistry implements Registry {
       tag: version,
       authconfig: this.#auth ?? { serveraddress: this.address },
     });
-    const result = await follow(stream, `docker push ${tag}`);
+    const result = await follow(stream, `docker push ${tag}`, this.#timeoutMs);
     if (!result.digest) throw new Error(`docker push ${tag} reported no digest:\n${result.tail}`);
     return { reference: `${repository}@${result.digest}`, digest: result.digest };
   }
@@ -45,9 +49,10 @@ export async function pullImage(
   docker: Dockerode,
   reference: string,
   auth?: Dockerode.AuthConfig,
+  timeoutMs = 10 * 60_000,
 ): Promise<string> {
   const stream = await docker.pull(reference, auth ? { authconfig: auth } : {});
-  await follow(stream, `docker pull ${reference}`);
+  await follow(stream, `docker pull ${reference}`, timeoutMs);
   return (await docker.getImage(reference).inspect()).Id;
 }
 
@@ -58,9 +63,11 @@ export function splitTag(tag: string): { repository: string; version: string } {
   return { repository: tag, version: "latest" };
 }
 
+/** Reads an engine's progress stream to its end; the stream is cut (and this rejects) after `timeoutMs`. */
 async function follow(
   stream: NodeJS.ReadableStream,
   what: string,
+  timeoutMs: number,
 ): Promise<{ digest: string | undefined; tail: string }> {
   const tail = new LogTail(20);
   let digest: string | undefined;
@@ -77,11 +84,18 @@ async function follow(
       tail.push(line);
     }
   };
-  for await (const chunk of stream) {
-    pending += String(chunk);
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) handle(line);
+  const timer = setTimeout(() => {
+    (stream as Readable).destroy(new Error(`${what} took longer than ${Math.round(timeoutMs / 1000)} s`));
+  }, timeoutMs);
+  try {
+    for await (const chunk of stream) {
+      pending += String(chunk);
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) handle(line);
+    }
+  } finally {
+    clearTimeout(timer);
   }
   handle(pending);
   if (failure !== undefined) throw new Error(`${what} failed: ${failure}\n${tail.toString()}`);

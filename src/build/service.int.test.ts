@@ -153,6 +153,12 @@ describe("BuildService", () => {
   it("queues a build, runs it, pushes the image, records it on the project and tells the chat in order", async () => {
     sample = await newProject("svc", publicUrl, "main");
     const notify = notifyTo("501");
+    // The person's private chat with the bot: "ask me" there means their switchboard.
+    await opened.store.conversations.upsert({
+      key: notify.conversationKey,
+      platform: "telegram",
+      kind: "dm",
+    });
     const t0 = Date.now();
     const { build, queued } = await service.request({
       project: sample,
@@ -234,6 +240,12 @@ describe("BuildService", () => {
   it("a broken Dockerfile fails with its log tail and the offer; the project's image stays; no tag", async () => {
     const before = await opened.store.projects.get(sample.id);
     const notify = notifyTo("502", "zh-TW");
+    // A group (where the VM's Claude Code answers): the offer to fix points at the private chat.
+    await opened.store.conversations.upsert({
+      key: notify.conversationKey,
+      platform: "telegram",
+      kind: "group",
+    });
     const text = `FROM ${agentImage}\nRUN echo about to fail && exit 3\n`;
     service.start();
     const { build, queued } = await service.request({
@@ -262,7 +274,7 @@ describe("BuildService", () => {
     expect(failure).toContain("RUN echo about to fail && exit 3");
     expect(failure).toMatch(/```\n[\s\S]*about to fail[\s\S]*returned a non-zero code: 3[\s\S]*\n```/);
     expect(failure).toContain(
-      `要我修正 Dockerfile 並再試一次，請告訴我；或再傳送一次 /build ${sample.name}。`,
+      `你的總機可以修正 Dockerfile：請在你與我的私訊中請它處理；或再傳送一次 /build ${sample.name}。`,
     );
     expect(texts.filter((t) => t.includes("建置失敗"))).toHaveLength(1);
   }, 300_000);

@@ -1,25 +1,19 @@
-import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, realpath, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Kysely } from "kysely";
 import type { Outbox } from "../delivery/port.ts";
-import { duration, type MessageKey, message, type Params } from "../router/messages.ts";
+import { duration } from "../router/messages.ts";
+import { abortable } from "../shared/abort.ts";
 import { errorMessage } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Project, Store } from "../store/index.ts";
 import type { Database } from "../store/schema.ts";
 import { DEFAULT_AGENT_IMAGE } from "../vm/images/names.ts";
-import { CloneError, cloneRepository } from "./git.ts";
+import { cloneRepository } from "./git.ts";
 import { type BuildJob, BuildJobs, type BuildNotify, type BuildRecord, toRecord } from "./jobs.ts";
-import { templateDockerfile } from "./layer.ts";
-import {
-  BuildFailedError,
-  type BuildSource,
-  type BuildStep,
-  BuildTimeoutError,
-  type ImageBuilder,
-  type Registry,
-} from "./port.ts";
+import { acceptedKey, BuildChat, describeFailure, outcomeKey, Throttle } from "./news.ts";
+import type { BuildSource, BuildStep, ImageBuilder, Registry } from "./port.ts";
+import { BuildInputError, dockerfileOf, revisionOf } from "./sources.ts";
 
 export type { BuildNotify, BuildRecord } from "./jobs.ts";
 
@@ -60,9 +54,6 @@ export class BuildRequestError extends Error {
   }
 }
 
-/** Raised inside a run for what the project gives us (no Dockerfile, a path outside the clone). */
-class BuildInputError extends Error {}
-
 /** The run was stopped: its lease was lost (another worker has it) or this process is stopping. */
 class RunAborted extends Error {
   readonly reason: "lost" | "stop";
@@ -76,10 +67,6 @@ interface ActiveRun {
   readonly abort: AbortController;
   readonly done: Promise<BuildRecord>;
 }
-
-const LOG_LINES_SHOWN = 15;
-const LOG_CHARS_SHOWN = 2_500;
-const DOCKERFILE_MAX = 64 * 1024;
 
 /**
  * Durable builds of projects' environment images (docs/build-service.md). `request` records a build in the
@@ -159,7 +146,9 @@ export class BuildService {
         "build queued",
       );
       if (job.notify) {
-        await this.#post(job.notify, acceptedKey(job.id), "buildAccepted", { project: project.name });
+        await this.#chat(job.notify, this.#logger).say(acceptedKey(job.id), "buildAccepted", {
+          project: project.name,
+        });
       }
       this.#pump();
     }
@@ -276,7 +265,7 @@ export class BuildService {
     const name = project.name;
     // A run that already posted its outcome and died before recording it: run again, but say nothing.
     const quiet = !job.notify || (await this.#outbox.has(outcomeKey(job.id)).catch(() => false));
-    const chat = new RunChat(quiet ? null : job.notify, this.#outbox, this.#kick, log);
+    const chat = this.#chat(quiet ? null : job.notify, log);
     if (job.attempt > this.#maxAttempts) {
       log.warn({ project: name }, "build interrupted too often: given up");
       await chat.say(outcomeKey(job.id), "buildGaveUp", { project: name, attempts: job.attempt - 1 });
@@ -313,9 +302,10 @@ export class BuildService {
 
     const dir = path.join(this.#workDir, `${job.id}.${job.attempt}`);
     const pending: Promise<unknown>[] = [];
-    const abortable = <T>(work: Promise<T>): Promise<T> => {
+    /** Work abandoned when the run is stopped; the directory is removed once it has settled. */
+    const unlessStopped = <T>(work: Promise<T>): Promise<T> => {
       pending.push(work.catch(() => {}));
-      return raceAbort(work, lost.signal);
+      return abortable(work, lost.signal);
     };
     const throttle = new Throttle(this.#progressEveryMs, (step: BuildStep) =>
       chat.note(`build:${job.id}:${job.attempt}:step:${step.index}`, "buildProgress", {
@@ -338,9 +328,11 @@ export class BuildService {
         await rm(dir, { recursive: true, force: true });
         let commit: string | undefined;
         if (project.repoUrl) {
-          const token = await this.#githubToken(job.userId, log);
+          // The owner's token, whoever asked: what their project is built from is theirs to reach (a
+          // member's own access is never lent to the owner's image).
+          const token = await this.#githubToken(project.ownerUserId, log);
           onProgress?.(`cloning ${project.repoUrl}${project.branch ? ` (${project.branch})` : ""}`);
-          const clone = await abortable(
+          const clone = await unlessStopped(
             cloneRepository({ url: project.repoUrl, branch: project.branch ?? undefined, dir, token }),
           );
           commit = clone.commit;
@@ -352,10 +344,10 @@ export class BuildService {
           }
           await mkdir(dir, { recursive: true });
         }
-        dockerfile = await this.#dockerfileOf(job.source, dir);
+        dockerfile = await dockerfileOf(job.source, dir, this.#agentImage);
         const rev = revisionOf(commit, job.source, dockerfile);
         revision = rev;
-        const built = await abortable(
+        const built = await unlessStopped(
           this.#builder.build({
             user: project.ownerUserId,
             project: name,
@@ -378,7 +370,7 @@ export class BuildService {
         if (this.#registry) {
           const registry = this.#registry;
           onProgress?.(`pushing ${built.tag}`);
-          const pushed = await abortable(
+          const pushed = await unlessStopped(
             registry.push(built.tag).catch((error: unknown) => {
               throw new Error(`pushing ${built.tag} to ${registry.address} failed: ${errorMessage(error)}`, {
                 cause: error,
@@ -474,38 +466,8 @@ export class BuildService {
     }
   }
 
-  /** The Dockerfile text the project stage is built from (the repo's own is read from the clone). */
-  async #dockerfileOf(source: BuildSource, dir: string): Promise<string> {
-    if (source.kind === "dockerfile") return source.text;
-    if (source.kind === "template") return templateDockerfile(source.template, this.#agentImage);
-    const relative = source.path ?? "Dockerfile";
-    const root = await realpath(dir);
-    let file: string;
-    try {
-      file = await realpath(path.resolve(root, relative));
-    } catch {
-      throw new BuildInputError(
-        `the repository has no ${relative}: add one, build from a template, or give a Dockerfile`,
-      );
-    }
-    // A symlink out of the clone (to a file of this machine) is never read.
-    if (!file.startsWith(`${root}${path.sep}`)) {
-      throw new BuildInputError(`${relative} points outside the repository`);
-    }
-    const text = await readFile(file, "utf8");
-    return text.length > DOCKERFILE_MAX ? text.slice(0, DOCKERFILE_MAX) : text;
-  }
-
-  async #post(notify: BuildNotify, key: string, msg: MessageKey, params: Params): Promise<void> {
-    await this.#outbox.enqueue({
-      idempotencyKey: key,
-      platform: notify.platform,
-      conversationKey: notify.conversationKey,
-      reply: notify.reply,
-      inboundReceivedAt: notify.inboundReceivedAt,
-      text: message(notify.language, msg, params),
-    });
-    this.#kick();
+  #chat(notify: BuildNotify | null, log: Logger): BuildChat {
+    return new BuildChat(notify, { outbox: this.#outbox, store: this.#store, kick: this.#kick, log });
   }
 
   /** Clone directories left by runs of an earlier process (a crash skips their removal). */
@@ -524,183 +486,6 @@ export class BuildService {
       await rm(path.join(this.#workDir, entry), { recursive: true, force: true });
     }
   }
-}
-
-function acceptedKey(id: string): string {
-  return `build:${id}:accepted`;
-}
-
-/** One per build, whichever run gets there: the person hears one outcome. */
-function outcomeKey(id: string): string {
-  return `build:${id}:outcome`;
-}
-
-/**
- * `<commit 12>` for the repo's own Dockerfile; `<commit 12>-<sha256 8 of the Dockerfile>` for a given one
- * or a template (a fixed Dockerfile gets a new tag); `t<sha256 8>` without a repository.
- */
-export function revisionOf(commit: string | undefined, source: BuildSource, dockerfile: string): string {
-  const hash = createHash("sha256").update(dockerfile).digest("hex").slice(0, 8);
-  if (!commit) return `t${hash}`;
-  const short = commit.slice(0, 12);
-  return source.kind === "repo" ? short : `${short}-${hash}`;
-}
-
-function describeFailure(
-  error: unknown,
-  lastStep: BuildStep | undefined,
-): { key: MessageKey; params: Params; error: string; log: string | null } {
-  if (error instanceof CloneError) {
-    return { key: "buildCloneFailed", params: { error: error.message }, error: error.message, log: null };
-  }
-  if (error instanceof BuildFailedError) {
-    const step = error.step ?? lastStep;
-    const short = shortError(error, step);
-    const log = error.log || null;
-    return {
-      key: error instanceof BuildTimeoutError ? "buildTimedOut" : "buildFailed",
-      params: { step: step?.text ?? "", error: short, log: log ? logTail(log) : "" },
-      error: short,
-      log,
-    };
-  }
-  const text = errorMessage(error);
-  return { key: "buildFailed", params: { step: "", error: text, log: "" }, error: text, log: null };
-}
-
-/** The builder's message without the log (shown apart) and without the step (said by the message). */
-function shortError(error: BuildFailedError, step: BuildStep | undefined): string {
-  let text = error.message.split("\n--- last lines of the build log ---\n")[0] ?? error.message;
-  for (const prefix of [step ? `the build failed at ${step.text}: ` : "", "the build failed: "]) {
-    if (prefix && text.startsWith(prefix)) text = text.slice(prefix.length);
-  }
-  return text;
-}
-
-/** The last lines of a build log, short enough for a chat message. */
-function logTail(log: string): string {
-  const lines = log
-    .split("\n")
-    .map((line) => (line.length > 300 ? `${line.slice(0, 299)}…` : line))
-    .slice(-LOG_LINES_SHOWN);
-  while (lines.length > 1 && lines.join("\n").length > LOG_CHARS_SHOWN) lines.shift();
-  // A fence inside the log would end the code block early.
-  return lines.join("\n").replaceAll("```", "'''");
-}
-
-/** What one run says in its chat, in order (each message after the previous one is recorded). */
-class RunChat {
-  readonly #notify: BuildNotify | null;
-  readonly #outbox: Outbox;
-  readonly #kick: () => void;
-  readonly #log: Logger;
-  #chain: Promise<void> = Promise.resolve();
-
-  constructor(notify: BuildNotify | null, outbox: Outbox, kick: () => void, log: Logger) {
-    this.#notify = notify;
-    this.#outbox = outbox;
-    this.#kick = kick;
-    this.#log = log;
-  }
-
-  get language() {
-    return this.#notify?.language ?? "en";
-  }
-
-  /** Records the message (idempotent on `key`) after the ones before it. Rejects when it could not be. */
-  say(key: string, msg: MessageKey, params: Params): Promise<void> {
-    const notify = this.#notify;
-    if (!notify) return Promise.resolve();
-    const next = this.#chain.then(async () => {
-      await this.#outbox.enqueue({
-        idempotencyKey: key,
-        platform: notify.platform,
-        conversationKey: notify.conversationKey,
-        reply: notify.reply,
-        inboundReceivedAt: notify.inboundReceivedAt,
-        text: message(notify.language, msg, params),
-      });
-      this.#kick();
-    });
-    // A lost progress line is logged; the chain goes on.
-    this.#chain = next.catch((error: unknown) =>
-      this.#log.warn({ err: error, key }, "could not post build news"),
-    );
-    return next;
-  }
-
-  /** Like `say`, for news whose loss is only logged (progress). */
-  note(key: string, msg: MessageKey, params: Params): void {
-    this.say(key, msg, params).catch(() => {});
-  }
-
-  /** Waits for everything said so far to be recorded. */
-  flush(): Promise<void> {
-    return this.#chain;
-  }
-}
-
-/**
- * Progress to a chat without flooding it: the first step at once, then at most one message per `everyMs`
- * (the latest step when the interval is up).
- */
-class Throttle {
-  readonly #everyMs: number;
-  readonly #post: (step: BuildStep) => void;
-  #last = Number.NEGATIVE_INFINITY;
-  #pending: BuildStep | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
-
-  constructor(everyMs: number, post: (step: BuildStep) => void) {
-    this.#everyMs = everyMs;
-    this.#post = post;
-  }
-
-  push(step: BuildStep): void {
-    if (this.#closed) return;
-    const wait = this.#last + this.#everyMs - Date.now();
-    if (wait <= 0) {
-      this.#send(step);
-      return;
-    }
-    this.#pending = step;
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      const next = this.#pending;
-      this.#pending = undefined;
-      if (next && !this.#closed) this.#send(next);
-    }, wait);
-  }
-
-  close(): void {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #send(step: BuildStep): void {
-    this.#last = Date.now();
-    this.#post(step);
-  }
-}
-
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function sleep(ms: number): Promise<void> {

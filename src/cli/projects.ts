@@ -4,7 +4,7 @@ import type { Config } from "../config/index.ts";
 import { createOutbox } from "../delivery/index.ts";
 import { ProjectError, ProjectOps } from "../projects/operations.ts";
 import { message } from "../router/messages.ts";
-import type { TurnReply } from "../router/turn-store.ts";
+import { type TurnReply, TurnStore } from "../router/turn-store.ts";
 import { createLogger } from "../shared/logger.ts";
 import { type OpenedStore, PLATFORMS, type Platform, type Project, type Store } from "../store/index.ts";
 import { createVmManager } from "../vm/docker/pool.ts";
@@ -157,10 +157,13 @@ async function withOps(
     const runtime: ContainerRuntime | undefined =
       config.agents.runtime === "docker" ? createVmManager(config.docker, handle.db, logger) : undefined;
     const outbox = createOutbox(handle);
+    const turns = new TurnStore(handle.db);
     const ops = new ProjectOps({
       store,
       runtime: runtime ?? noRuntime,
-      busyAgents: async () => new Set(),
+      // The server's open turns, from the database: a VM in the middle of one is not stopped or deleted.
+      busyAgents: () => turns.busyAgents(config.agents.turnTimeoutMs + 5 * 60_000),
+      // The server holds the bridges; its next message to a removed VM finds it gone and starts afresh.
       dropConnection: async () => {},
       wake: async () => {
         throw new Error("start the VM by sending it a message, or with `cloudclaude vm start`");

@@ -61,11 +61,16 @@ export const BUILD_VARIABLES = {
     fix: "Use e.g. 1200000 (20 minutes).",
   },
   CLOUDCLAUDE_BUILD_NETWORK: {
-    schema: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/),
+    // Never `host`: people's Dockerfiles run as root in RUN steps and would reach the build host's own
+    // services on 127.0.0.1 (the database, the registry).
+    schema: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
+      .refine((name) => name !== "host"),
     group: "Docker",
     description:
-      "Docker network of the builds' RUN steps (default, host, none, or a network name). Unset: the engine's default, so `npm ci` and `apt-get` can download.",
-    expect: "a Docker network name",
-    fix: "Use none (no network at all), default, or the name of an existing network; or unset it.",
+      "Docker network of the builds' RUN steps (default, none, or a network name; never host). Unset: the engine's default, so `npm ci` and `apt-get` can download.",
+    expect: "a Docker network name other than host",
+    fix: "Use none (no network at all), default, or the name of an existing network; or unset it. host is refused: people's RUN steps would reach this machine's own services.",
   },
 } as const satisfies Record<string, VariableSpec>;

@@ -45,6 +45,7 @@ describe("loadConfig", () => {
     ["DATABASE_URL", "mysql://x@y/z", /^DATABASE_URL=\(hidden\) is invalid: expected a postgres:\/\/ URL\. /],
     ["CLOUDCLAUDE_PUBLIC_URL", "ftp://x", /^CLOUDCLAUDE_PUBLIC_URL="ftp:\/\/x" is invalid/],
     ["LOG_LEVEL", "loud", /^LOG_LEVEL="loud" is invalid: expected one of fatal/],
+    ["CLOUDCLAUDE_BUILD_NETWORK", "host", /^CLOUDCLAUDE_BUILD_NETWORK="host" is invalid: .*host is refused/],
   ])("rejects %s=%s with one line naming the variable and the fix", (name, value, pattern) => {
     let error: unknown;
     try {

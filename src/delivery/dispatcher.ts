@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { pino } from "pino";
+import { abortable } from "../shared/abort.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Platform } from "../store/port.ts";
 import { failureOf, truncate } from "./errors.ts";
 import { RateGovernor } from "./governor.ts";
 import { DEFAULT_ATTACH_AFTER_CHUNKS, planDelivery, type ReplyFile } from "./long-answer.ts";
 import type { ChunkOutcome, ClaimedMessage, LiveMessage, OutboxQueue, PlatformSender } from "./port.ts";
-import { abortable } from "./senders/shared.ts";
 
 export interface OutboxDispatcherOptions {
   readonly outbox: OutboxQueue;

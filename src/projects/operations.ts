@@ -227,8 +227,25 @@ export class ProjectOps {
 
   async startVm(userId: string, name: string): Promise<Project> {
     const project = await this.find(userId, name);
+    await this.requireEnvironment(project);
     await this.#deps.wake(project);
     return project;
+  }
+
+  /**
+   * A project with a repository runs only on its built environment: a VM started before that would get an
+   * empty workspace for good (a volume is seeded from its image once, when it is created). Refuses, saying
+   * whether a build is under way or how to start one. Projects without a repository run on the agent image,
+   * as does everything where no environment can be built (the process runtime).
+   */
+  async requireEnvironment(project: Project): Promise<void> {
+    const { builds } = this.#deps;
+    if (!builds || !project.repoUrl || project.image) return;
+    const build = await builds.latest(project.id);
+    if (build && (build.status === "queued" || build.status === "running")) {
+      throw new ProjectError("environmentBuilding", { project: project.name, step: build.step ?? "" });
+    }
+    throw new ProjectError("environmentNotBuilt", { project: project.name });
   }
 
   async stopVm(userId: string, name: string): Promise<Project> {
@@ -261,13 +278,18 @@ export class ProjectOps {
     if (confirm.trim().toLowerCase() !== project.name) {
       throw new ProjectError("projectDeleteConfirm", { project: project.name });
     }
-    await this.#removeVm(project);
-    const bound = await this.#deps.store.projects.delete(project.id);
+    // Chats first (told, then unbound), so no message recreates the VM while it goes; the row last. A crash
+    // part-way leaves a project that deleting again finishes; each chat is told once (the key is stable).
+    const { store } = this.#deps;
+    const bound = (await store.projects.bindingsOf(project.id)).map((b) => b.conversationKey);
     for (const key of bound) {
       await this.#deps.announce(key, `project-deleted:${project.id}:${key}`, "projectDeletedHere", {
         project: project.name,
       });
+      await store.projects.unbind(key);
     }
+    await this.#removeVm(project);
+    await store.projects.delete(project.id);
     return { project, unbound: bound.length };
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
+import { mayAllowForChat } from "../agent/switchboard-tools.ts";
 import type { ReplyButton } from "../delivery/port.ts";
 import type { InboxItem } from "../inbox/index.ts";
 import type { KeyValueRepository, User } from "../store/index.ts";
@@ -84,7 +85,9 @@ export async function approvalButtons(
   await ctx.deps.store.transportState.set(tokenKey(token), record);
   return [
     { label: message(language, "buttonAllowOnce"), value: `approve:${token}`, style: "primary" },
-    { label: message(language, "buttonAllowConversation"), value: `approve:${token} always` },
+    ...(mayAllowForChat(approval.tool)
+      ? [{ label: message(language, "buttonAllowConversation"), value: `approve:${token} always` }]
+      : []),
     { label: message(language, "buttonDeny"), value: `deny:${token}`, style: "danger" },
   ];
 }
@@ -109,6 +112,7 @@ export async function recordDecision(
  * else's standing approval in a shared group never answers for them.
  */
 export async function hasStandingApproval(state: KeyValueRepository, approval: Standing): Promise<boolean> {
+  if (!mayAllowForChat(approval.tool)) return false;
   const all = await state.get<StandingApprovals>(alwaysKey(approval.conversationKey));
   const tools = all && !Array.isArray(all) ? all[standingKey(approval)] : undefined;
   return tools?.includes(approval.tool) ?? false;
@@ -116,6 +120,7 @@ export async function hasStandingApproval(state: KeyValueRepository, approval: S
 
 /** "Allow in this chat": later requests for the tool by the same person and agent are answered at once. */
 export async function allowInConversation(state: KeyValueRepository, approval: Standing): Promise<void> {
+  if (!mayAllowForChat(approval.tool)) return;
   const key = alwaysKey(approval.conversationKey);
   const stored = await state.get<StandingApprovals>(key);
   const all = stored && !Array.isArray(stored) ? stored : {};
@@ -133,8 +138,8 @@ export async function clearStandingApprovals(
 }
 
 /**
- * Deletes button tokens and decisions older than `ttlMs` (decided or expired long ago), so they do not
- * accumulate. Runs with the store's other purges.
+ * Deletes button tokens, decisions and switchboard tools' results (kept to answer a replayed call) older
+ * than `ttlMs`, so they do not accumulate. Runs with the store's other purges.
  */
 export async function purgeApprovalState(
   db: Kysely<Database>,
@@ -143,7 +148,13 @@ export async function purgeApprovalState(
 ): Promise<number> {
   const result = await db
     .deleteFrom("transport_state")
-    .where((eb) => eb.or([eb("key", "like", "approval-token:%"), eb("key", "like", "approval-decision:%")]))
+    .where((eb) =>
+      eb.or([
+        eb("key", "like", "approval-token:%"),
+        eb("key", "like", "approval-decision:%"),
+        eb("key", "like", "tool-result:%"),
+      ]),
+    )
     .where("updated_at", "<", now - ttlMs)
     .executeTakeFirst();
   return Number(result.numDeletedRows);
@@ -204,7 +215,7 @@ export async function handleApprovalButton(
   }
   const allow = verb === "approve";
   const by = event.sender.displayName ?? event.sender.platformUserId;
-  const forConversation = allow && scope === "always";
+  const forConversation = allow && scope === "always" && mayAllowForChat(info.tool);
   const decided = await recordDecision(ctx, info.requestId, {
     allow,
     by,

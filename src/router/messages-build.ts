@@ -5,6 +5,19 @@ import type { Params } from "./messages.ts";
  * asked for a build (src/build/service.ts). English, and Traditional Chinese below. `log` parameters are
  * the last lines of the build log, shown as a code block.
  */
+/**
+ * Who can fix a Dockerfile: in the person's private chat that is the switchboard answering there ("me"); in
+ * a group it is the VM's Claude Code, which has no build tools, so the offer points at the private chat.
+ */
+const fixOffer = (p: Params) =>
+  p.here === "switchboard"
+    ? "Tell me to fix the Dockerfile and I will try"
+    : "Your switchboard can fix the Dockerfile: ask it in your private chat with me";
+const fixOfferZh = (p: Params) =>
+  p.here === "switchboard"
+    ? "要我修正 Dockerfile 並再試一次，請告訴我"
+    : "你的總機可以修正 Dockerfile：請在你與我的私訊中請它處理";
+
 export const buildEn = {
   buildAccepted: (p: Params) => `Building the environment of ${p.project}… I will post progress here.`,
   buildProgress: (p: Params) => `${p.project}: ${p.step}`,
@@ -12,16 +25,16 @@ export const buildEn = {
     `The build of ${p.project} was interrupted (the server running it stopped); starting it again.`,
   buildSucceeded: (p: Params) =>
     `The environment of ${p.project} is ready (revision ${p.revision}, ${p.steps} steps, ${p.duration}). ` +
-    `Bind a group to it: send /bind ${p.project} there, or ask me.\n` +
+    `Bind a group to it: send /bind ${p.project} there, or ask ${p.here === "switchboard" ? "me" : "your switchboard (your private chat with me)"}.\n` +
     `A VM that is already running keeps its old image until /vm restart ${p.project}.`,
   buildFailed: (p: Params) =>
     `The build of ${p.project} failed${p.step ? ` at ${p.step}` : ""}: ${p.error}` +
     `${p.log ? `\nLast lines of the build log:\n\`\`\`\n${p.log}\n\`\`\`` : ""}\n` +
-    `Tell me to fix the Dockerfile and I will try, or send /build ${p.project} again.`,
+    `${fixOffer(p)}, or send /build ${p.project} again.`,
   buildTimedOut: (p: Params) =>
     `The build of ${p.project} took longer than ${p.duration}, so I stopped it${p.step ? ` at ${p.step}` : ""}.` +
     `${p.log ? `\nLast lines of the build log:\n\`\`\`\n${p.log}\n\`\`\`` : ""}\n` +
-    `Tell me to fix the Dockerfile (a slow step can often be made faster) and I will try, or send /build ${p.project} again.`,
+    `${fixOffer(p)} (a slow step can often be made faster), or send /build ${p.project} again.`,
   buildCloneFailed: (p: Params) =>
     `The build of ${p.project} failed: I could not clone its repository. ${p.error}\n` +
     `Fix that, then send /build ${p.project} again.`,
@@ -35,16 +48,16 @@ export const buildZhTW: Record<keyof typeof buildEn, (p: Params) => string> = {
   buildRestarted: (p) => `${p.project} 的建置被中斷了（執行它的伺服器停止了）；正在重新開始。`,
   buildSucceeded: (p) =>
     `${p.project} 的環境已就緒（版本 ${p.revision}，${p.steps} 個步驟，耗時${p.duration}）。` +
-    `要讓群組使用它：在該群組傳送 /bind ${p.project}，或直接跟我說。\n` +
+    `要讓群組使用它：在該群組傳送 /bind ${p.project}，或${p.here === "switchboard" ? "直接跟我說" : "告訴你的總機（你與我的私訊）"}。\n` +
     `已在執行的 VM 會繼續使用舊映像檔，直到 /vm restart ${p.project}。`,
   buildFailed: (p) =>
     `${p.project} 的建置失敗了${p.step ? `（在 ${p.step}）` : ""}：${p.error}` +
     `${p.log ? `\n建置記錄的最後幾行：\n\`\`\`\n${p.log}\n\`\`\`` : ""}\n` +
-    `要我修正 Dockerfile 並再試一次，請告訴我；或再傳送一次 /build ${p.project}。`,
+    `${fixOfferZh(p)}；或再傳送一次 /build ${p.project}。`,
   buildTimedOut: (p) =>
     `${p.project} 的建置超過${p.duration}，所以我停止了它${p.step ? `（在 ${p.step}）` : ""}。` +
     `${p.log ? `\n建置記錄的最後幾行：\n\`\`\`\n${p.log}\n\`\`\`` : ""}\n` +
-    `要我修正 Dockerfile（耗時的步驟通常可以加快）並再試一次，請告訴我；或再傳送一次 /build ${p.project}。`,
+    `${fixOfferZh(p)}（耗時的步驟通常可以加快）；或再傳送一次 /build ${p.project}。`,
   buildCloneFailed: (p) =>
     `${p.project} 的建置失敗了：無法複製（clone）它的儲存庫。${p.error}\n` +
     `修正後請再傳送一次 /build ${p.project}。`,

@@ -29,6 +29,10 @@ export const projectsEn = {
     "Use /build <project> [generic|node|python|go]: without a template, the repository's Dockerfile.",
   buildAlreadyRunning: (p: Params) =>
     `The environment of ${p.project} is being built already${p.step ? ` (${p.step})` : ""}. I will post here when it is done.`,
+  environmentNotBuilt: (p: Params) =>
+    `${p.project} has no environment yet, so its VM would start without the repository. Build it first: /build ${p.project} (or ask your switchboard in a private chat), then write here again.`,
+  environmentBuilding: (p: Params) =>
+    `The environment of ${p.project} is still being built${p.step ? ` (${p.step})` : ""}. Its VM starts once the build is ready: write here again then.`,
   bindUsage: () =>
     "Use /bind <project> in the chat that should talk to the project's VM. /projects lists yours.",
   bindUnknownChat: (p: Params) => `I do not know the chat ${p.chat} yet: someone must write there first.`,
@@ -83,6 +87,10 @@ export const projectsZhTW: Record<keyof typeof projectsEn, (p: Params) => string
   buildUsage: () => "用法：/build <專案> [generic|node|python|go]；不指定範本時使用儲存庫的 Dockerfile。",
   buildAlreadyRunning: (p) =>
     `${p.project} 的環境已在建置中${p.step ? `（${p.step}）` : ""}。完成時我會在這裡通知。`,
+  environmentNotBuilt: (p) =>
+    `${p.project} 還沒有環境，現在啟動的 VM 會沒有儲存庫。請先建置：/build ${p.project}（或在私訊中請你的總機處理），完成後再在這裡傳訊息。`,
+  environmentBuilding: (p) =>
+    `${p.project} 的環境仍在建置中${p.step ? `（${p.step}）` : ""}。建置完成後 VM 才會啟動，屆時請再在這裡傳訊息。`,
   bindUsage: () => "請在要與專案 VM 對話的聊天中輸入 /bind <專案>。輸入 /projects 查看你的專案。",
   bindUnknownChat: (p) => `我還不認識聊天 ${p.chat}：需要先有人在那裡發言。`,
   bindAlready: (p) => `此聊天已綁定到 ${p.project}。`,

@@ -89,6 +89,8 @@ const en = {
   vmFailed: (p: Params) => `That did not work: ${p.error}`,
   vmBusy: (p: Params) => `The VM of ${p.project} is working on a task. Wait for it, or /cancel it first.`,
   projectsList: (p: Params) => `Your projects:\n${p.list}`,
+  projectsLine: (p: Params) =>
+    `• ${p.project}${p.here ? " (this chat)" : ""}: ${p.state || "no VM yet"}${p.revision ? ` · ${p.revision}` : ""}`,
   projectsNone: () =>
     "You have no projects yet. Ask me to create one, or send /projects new <name> <repository URL>.",
   notAdmitted: (p: Params) =>
@@ -225,6 +227,8 @@ const zhTW: Catalog = {
   vmFailed: (p) => `操作失敗：${p.error}`,
   vmBusy: (p) => `${p.project} 的 VM 正在執行工作。請等它完成，或先用 /cancel 停止。`,
   projectsList: (p) => `你的專案：\n${p.list}`,
+  projectsLine: (p) =>
+    `• ${p.project}${p.here ? "（此聊天）" : ""}：${p.state || "尚未建立 VM"}${p.revision ? ` · ${p.revision}` : ""}`,
   projectsNone: () => "你還沒有任何專案。請我幫你建立，或傳送 /projects new <名稱> <儲存庫網址>。",
   notAdmitted: (p) =>
     p.mode === "invite"

@@ -1,6 +1,7 @@
 import type { AgentEvent } from "../agent/protocol.ts";
 import { filesForTurn, type TurnFiles } from "../attachments/turn.ts";
 import type { InboxItem, Lease } from "../inbox/index.ts";
+import { ProjectError } from "../projects/operations.ts";
 import { errorMessage } from "../shared/errors.ts";
 import { projectIdOf } from "../vm/names.ts";
 import { HostUnavailableError, NoCapacityError } from "../vm/port.ts";
@@ -250,6 +251,15 @@ export class Router {
       return ids;
     }
     await this.#ctx.remember(last, user);
+    if (target.project) {
+      try {
+        await this.#ctx.projects.requireEnvironment(target.project);
+      } catch (error) {
+        if (!(error instanceof ProjectError)) throw error;
+        await this.#ctx.say(`cmd:${ids[0]}`, first, error.key, error.params);
+        return ids;
+      }
+    }
     // The freshest reply context (a LINE reply token is only good for a short while).
     const record = await turns.create({
       id: `t${ids[0]}`,

@@ -28,6 +28,24 @@ export async function runSwitchboardTool(
   rawInput: unknown,
   callId: string,
 ): Promise<ToolOutcome> {
+  // A router that restarts re-reads the agent's events from its last saved cursor, so a call it already
+  // ran can arrive again: it gets the first answer, and the operation (a build, a deletion) runs once.
+  const state = ctx.deps.store.transportState;
+  const key = toolResultKey(turn.agent, callId);
+  const earlier = await state.get<ToolOutcome>(key);
+  if (earlier) return earlier;
+  const outcome = await execute(ctx, turn, name, rawInput, callId);
+  await state.set(key, outcome);
+  return outcome;
+}
+
+async function execute(
+  ctx: RouterContext,
+  turn: TurnRecord,
+  name: string,
+  rawInput: unknown,
+  callId: string,
+): Promise<ToolOutcome> {
   const parsed = parseToolInput(name, rawInput);
   if (!parsed.ok) return { ok: false, output: JSON.stringify({ error: parsed.error }) };
   try {
@@ -41,6 +59,9 @@ export async function runSwitchboardTool(
     return { ok: false, output: JSON.stringify({ error: errorMessage(error) }) };
   }
 }
+
+/** Kept with the approval state and purged with it (`purgeApprovalState`). */
+export const toolResultKey = (agent: string, callId: string) => `tool-result:${agent}:${callId}`;
 
 type Input = Record<string, unknown>;
 const str = (input: Input, key: string): string | undefined =>
@@ -70,8 +91,15 @@ async function run(ctx: RouterContext, turn: TurnRecord, name: string, input: In
           next: "build_environment (the repository's Dockerfile by default, or a template)",
         };
       }
-      const { build } = await ops.build(userId, created.name, { kind: "template", template }, notify);
-      return { created: created.name, build: { id: build.id, status: build.status, template } };
+      // The project exists whatever happens to its build: say both, so a retry builds rather than creates.
+      try {
+        const { build } = await ops.build(userId, created.name, { kind: "template", template }, notify);
+        return { created: created.name, build: { id: build.id, status: build.status, template } };
+      } catch (error) {
+        const why =
+          error instanceof ProjectError ? message("en", error.key, error.params) : errorMessage(error);
+        return { created: created.name, build: { error: why, fix: "try build_environment again" } };
+      }
     }
     case "list_projects":
       return { projects: await ops.list(userId) };
@@ -155,7 +183,7 @@ async function run(ctx: RouterContext, turn: TurnRecord, name: string, input: In
       return { project: p.name, removed: person };
     }
     default:
-      return { error: `unknown tool ${name}` };
+      throw new Error(`unknown tool ${name}`);
   }
 }
 

@@ -86,10 +86,12 @@ export async function runProjectsCommand(
   const lines = await Promise.all(
     mine.map(async (p) => {
       const info = await runtime.inspect(projectAgent(p.id));
-      const state = info ? info.state : lang === "zh-TW" ? "尚未建立" : "not created";
-      const here = bound?.projectId === p.id ? (lang === "zh-TW" ? "（此聊天）" : " (this chat)") : "";
-      const env = p.revision ? ` · ${p.revision}` : "";
-      return `• ${p.name}${here}: ${state}${env}`;
+      return message(lang, "projectsLine", {
+        project: p.name,
+        here: bound?.projectId === p.id ? "yes" : "",
+        state: info?.state ?? "",
+        revision: p.revision ?? "",
+      });
     }),
   );
   return ctx.say(key, event, "projectsList", { list: lines.join("\n") });

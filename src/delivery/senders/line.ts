@@ -1,4 +1,5 @@
 import { HTTPFetchError, messagingApi } from "@line/bot-sdk";
+import { abortable } from "../../shared/abort.ts";
 import { DeliveryError, httpFailure, retryAfterMs } from "../errors.ts";
 import { DEFAULT_ATTACH_AFTER_CHUNKS } from "../long-answer.ts";
 import type {
@@ -10,7 +11,7 @@ import type {
   SendContext,
 } from "../port.ts";
 import { markdownToPlain, splitText } from "../text.ts";
-import { abortable, replyFor, type SenderOptions, uuidFromKey } from "./shared.ts";
+import { replyFor, type SenderOptions, uuidFromKey } from "./shared.ts";
 
 export interface LineSenderOptions extends SenderOptions {
   readonly accessToken: string;

@@ -25,33 +25,6 @@ export function replyFor<P extends Platform>(
   return reply as Extract<ReplyContext, { platform: P }>;
 }
 
-/**
- * Settles with `promise`, or rejects as soon as `signal` aborts: for clients that take no signal of their
- * own (the request itself may still complete; the idempotency keys cover that).
- */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error("the request was aborted");
-}
-
 const KEY_NAMESPACE = Buffer.from("6f1e0a52b4c34d3f9a3c2f1d8e7b6a59", "hex");
 
 /** A name-based (version 5) UUID of `key`: the same chunk key always gives the same UUID. */

@@ -7,6 +7,7 @@ import {
   WebAPIRateLimitedError,
   WebClient,
 } from "@slack/web-api";
+import { abortable } from "../../shared/abort.ts";
 import { DeliveryError, httpFailure } from "../errors.ts";
 import { fileBytes, type ReplyFile } from "../long-answer.ts";
 import type {
@@ -20,7 +21,7 @@ import type {
   SendContext,
 } from "../port.ts";
 import { markdownToMrkdwn, splitConverted } from "../text.ts";
-import { abortable, DEFAULT_SEND_TIMEOUT_MS, liveTail, replyFor, type SenderOptions } from "./shared.ts";
+import { DEFAULT_SEND_TIMEOUT_MS, liveTail, replyFor, type SenderOptions } from "./shared.ts";
 
 export interface SlackSenderOptions extends SenderOptions {
   readonly botToken: string;
