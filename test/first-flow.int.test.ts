@@ -90,7 +90,8 @@ beforeAll(async () => {
     Dockerfile: `FROM ${image}\nUSER root\nRUN echo compiling the broken project && exit 3\n`,
   });
   git.createRepo("public", "slow", {
-    Dockerfile: `FROM ${image}\nUSER root\nRUN sleep 6 && echo slow > /opt/slow.txt\n`,
+    // This run's own step (no build cache from an earlier run), so the build is under way when it is killed.
+    Dockerfile: `FROM ${image}\nUSER root\nRUN sleep 6 && echo slow-${instance} > /opt/slow.txt\n`,
   });
   system = await E2eSystem.start({
     CLOUDCLAUDE_RUNTIME: "docker",
@@ -128,7 +129,7 @@ describe("from chat to a running project", () => {
     // Before its environment is built its VM is not started: it would hold no clone, for good.
     const early = texts(tg(1)).length;
     await dm(1, tool("start_vm", { project: "demo" }));
-    expect(await waitFor(tg(1), (t) => t.includes("start_vm:"), early)).toContain(
+    expect(await waitFor(tg(1), (t) => t.includes("start_vm failed:"), early)).toContain(
       "demo has no environment yet",
     );
 
