@@ -35,23 +35,30 @@ const TOKEN_VARIABLE = "CLOUDCLAUDE_GIT_TOKEN";
 const HELPER = `!f() { test "$1" = get && echo username=x-access-token && echo "password=$${TOKEN_VARIABLE}"; }; f`;
 const SCHEMES = new Set(["https:", "http:", "ssh:", "git:"]);
 
-export async function cloneRepository(request: CloneRequest): Promise<Clone> {
+/**
+ * Why `repo` cannot be cloned as given, or undefined when it can: only https, http, ssh and git (no
+ * `file://` reading this machine's disk, no `ext::`), and no user or password in it (a token is given apart).
+ * Checked when a project is created and again before every clone.
+ */
+export function repositoryUrlProblem(repo: string): string | undefined {
   let url: URL;
   try {
-    url = new URL(request.url);
+    url = new URL(repo);
   } catch {
-    throw new CloneError(
-      `${JSON.stringify(request.url)} is not a repository URL (https://host/owner/repo.git)`,
-    );
+    return `${JSON.stringify(repo)} is not a repository URL (https://host/owner/repo.git)`;
   }
   if (!SCHEMES.has(url.protocol)) {
-    throw new CloneError(`repositories are cloned over https, http, ssh or git, not ${url.protocol}`);
+    return `repositories are cloned over https, http, ssh or git, not ${url.protocol}`;
   }
   if (url.username || url.password) {
-    throw new CloneError(
-      "the repository URL must not hold a user name or password: the token is given apart",
-    );
+    return "the repository URL must not hold a user name or password: the token is given apart";
   }
+  return undefined;
+}
+
+export async function cloneRepository(request: CloneRequest): Promise<Clone> {
+  const problem = repositoryUrlProblem(request.url);
+  if (problem) throw new CloneError(problem);
   const args = [
     "-c",
     "credential.helper=",

@@ -1,3 +1,4 @@
+import { repositoryUrlProblem } from "../build/git.ts";
 import type { BuildRecord, BuildService } from "../build/index.ts";
 import type { BuildSource } from "../build/port.ts";
 import type { MessageKey } from "../router/messages.ts";
@@ -62,8 +63,6 @@ export interface ProjectSummary {
   readonly members: number;
 }
 
-/** `https://host/owner/repo(.git)`, `ssh://…`, `git://…`: the schemes `cloneRepository` accepts. */
-const REPO_SCHEMES = new Set(["https:", "http:", "ssh:", "git:"]);
 const BRANCH = /^[A-Za-z0-9._/-]{1,200}$/;
 
 export class ProjectOps {
@@ -409,13 +408,5 @@ export class ProjectOps {
 }
 
 function checkRepoUrl(repo: string): void {
-  let url: URL;
-  try {
-    url = new URL(repo);
-  } catch {
-    throw new ProjectError("projectBadRepo", { repo });
-  }
-  if (!REPO_SCHEMES.has(url.protocol) || url.username || url.password) {
-    throw new ProjectError("projectBadRepo", { repo });
-  }
+  if (repositoryUrlProblem(repo)) throw new ProjectError("projectBadRepo", { repo });
 }
