@@ -23,10 +23,21 @@ export interface Clone {
   readonly branch: string | undefined;
 }
 
+/**
+ * A clone that failed. `reason` says what the person can do about it (the chat says that in their
+ * language); `detail` is git's own output (redacted) or our explanation, the message both in English.
+ */
 export class CloneError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly reason: "private" | "token-refused" | "other";
+  readonly detail: string;
+  constructor(
+    message: string,
+    options: ErrorOptions & { reason?: CloneError["reason"]; detail?: string } = {},
+  ) {
     super(message, options);
     this.name = "CloneError";
+    this.reason = options.reason ?? "other";
+    this.detail = options.detail ?? message;
   }
 }
 
@@ -88,12 +99,15 @@ export async function cloneRepository(request: CloneRequest): Promise<Clone> {
   const result = await git(args, env, request.timeoutMs ?? 5 * 60_000);
   if (result.code !== 0) {
     const why = redact(result.stderr.trim()) || `git exited with ${result.code}`;
-    const hint = /Authentication failed|could not read Username|401|403/.test(why)
-      ? request.token
-        ? " (the stored token was refused: is it still valid, and does it give access to this repository?)"
-        : " (the repository is private: store a GitHub token to clone it)"
-      : "";
-    throw new CloneError(`git clone ${request.url} failed${hint}: ${why}`);
+    const denied = /Authentication failed|could not read Username|401|403/.test(why);
+    const reason = denied ? (request.token ? "token-refused" : "private") : "other";
+    const hint = {
+      "token-refused":
+        " (the stored token was refused: is it still valid, and does it give access to this repository?)",
+      private: " (the repository is private: store a GitHub token to clone it)",
+      other: "",
+    }[reason];
+    throw new CloneError(`git clone ${request.url} failed${hint}: ${why}`, { reason, detail: why });
   }
   const head = await git(["-C", request.dir, "rev-parse", "HEAD"], env, 30_000);
   if (head.code !== 0) throw new CloneError(`the clone of ${request.url} has no HEAD: ${head.stderr.trim()}`);

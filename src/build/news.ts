@@ -6,6 +6,7 @@ import type { Store } from "../store/index.ts";
 import { CloneError } from "./git.ts";
 import type { BuildNotify } from "./jobs.ts";
 import { BuildFailedError, type BuildStep, BuildTimeoutError } from "./port.ts";
+import { BuildInputError } from "./sources.ts";
 
 /**
  * What the Build Service tells the chat that asked for a build: accepted, progress (throttled), and one
@@ -102,7 +103,12 @@ export function describeFailure(
   lastStep: BuildStep | undefined,
 ): { key: MessageKey; params: Params; error: string; log: string | null } {
   if (error instanceof CloneError) {
-    return { key: "buildCloneFailed", params: { error: error.message }, error: error.message, log: null };
+    return {
+      key: "buildCloneFailed",
+      params: { reason: error.reason, error: error.detail },
+      error: error.message,
+      log: null,
+    };
   }
   if (error instanceof BuildFailedError) {
     const step = error.step ?? lastStep;
@@ -114,6 +120,9 @@ export function describeFailure(
       error: short,
       log,
     };
+  }
+  if (error instanceof BuildInputError) {
+    return { key: error.key, params: { path: error.path }, error: error.message, log: null };
   }
   const text = errorMessage(error);
   return { key: "buildFailed", params: { step: "", error: text, log: "" }, error: text, log: null };

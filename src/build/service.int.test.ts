@@ -374,7 +374,9 @@ describe("BuildService", () => {
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/private: store a GitHub token/);
     const texts = (await chat("telegram:505")).map((m) => m.text);
-    expect(texts.at(-1)).toMatch(/^The build of .* failed: I could not clone its repository\. git clone /);
+    expect(texts.at(-1)).toMatch(
+      /^The build of .* failed: I could not clone its repository\.\nIt is private: store a GitHub token that can read it with \/connect/,
+    );
     expect(readdirSync(workDir)).toEqual([]);
   }, 300_000);
 
@@ -443,6 +445,34 @@ describe("BuildService", () => {
     expect((await chat(notify.conversationKey)).map((m) => m.text).at(-1)).toBe(
       `The build of ${project.name} was interrupted 1 times, so I stopped trying. Send /build ${project.name} to try again.`,
     );
+  });
+
+  it("a repository without a Dockerfile, or whose Dockerfile leads out of it: said in the person's language", async () => {
+    const bare = git.createRepo("public", "svc-bare", { "README.md": "# no Dockerfile here\n" });
+    const project = await newProject("svc-bare", bare);
+    const notify = notifyTo("507", "zh-TW");
+    await opened.store.conversations.upsert({
+      key: notify.conversationKey,
+      platform: "telegram",
+      kind: "dm",
+    });
+    const { build } = await service.request({ project, userId: ownerId, source: { kind: "repo" }, notify });
+    const done = await makeService("test-bare").runNow(build.id);
+    expect(done).toMatchObject({ status: "failed", error: expect.stringContaining("has no Dockerfile") });
+    expect((await chat(notify.conversationKey)).at(-1)?.text).toBe(
+      `${project.name} 的建置失敗了：它的儲存庫裡沒有 Dockerfile。要我修正 Dockerfile 並再試一次，請告訴我` +
+        `（或在儲存庫中加入一個），或改用範本建置：/build ${project.name} node。`,
+    );
+
+    const outside = await service.request({
+      project,
+      userId: ownerId,
+      source: { kind: "repo", path: "../../../../etc/passwd" },
+      notify: notifyTo("508"),
+    });
+    const refused = await makeService("test-outside").runNow(outside.build.id);
+    expect(refused).toMatchObject({ status: "failed", error: expect.stringContaining("points outside") });
+    expect((await chat("telegram:508")).at(-1)?.text).toContain("points outside the repository");
   });
 
   it("refuses a repo build of a project without a repository", async () => {

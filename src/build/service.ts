@@ -340,6 +340,7 @@ export class BuildService {
           if (job.source.kind === "repo") {
             throw new BuildInputError(
               `${name} has no repository, so there is no Dockerfile to build from: build it from a template or give a Dockerfile`,
+              "buildNeedsRepo",
             );
           }
           await mkdir(dir, { recursive: true });

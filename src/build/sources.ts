@@ -6,8 +6,20 @@ import type { BuildSource } from "./port.ts";
 
 /** What a build is made from: the project stage's Dockerfile, and the revision naming the result. */
 
-/** Raised inside a run for what the project gives us (no Dockerfile, a path outside the clone). */
-export class BuildInputError extends Error {}
+/**
+ * Raised inside a run for what the project gives us (no Dockerfile, a path outside the clone). `key` names
+ * the catalog message the chat gets (with the project's name and `path`); the message is for logs.
+ */
+export class BuildInputError extends Error {
+  readonly key: "buildNoDockerfile" | "buildDockerfileOutside" | "buildNeedsRepo";
+  readonly path: string;
+  constructor(message: string, key: BuildInputError["key"], path = "") {
+    super(message);
+    this.name = "BuildInputError";
+    this.key = key;
+    this.path = path;
+  }
+}
 
 const DOCKERFILE_MAX = 64 * 1024;
 
@@ -23,11 +35,17 @@ export async function dockerfileOf(source: BuildSource, dir: string, agentImage:
   } catch {
     throw new BuildInputError(
       `the repository has no ${relative}: add one, build from a template, or give a Dockerfile`,
+      "buildNoDockerfile",
+      relative,
     );
   }
   // A symlink out of the clone (to a file of this machine) is never read.
   if (!file.startsWith(`${root}${path.sep}`)) {
-    throw new BuildInputError(`${relative} points outside the repository`);
+    throw new BuildInputError(
+      `${relative} points outside the repository`,
+      "buildDockerfileOutside",
+      relative,
+    );
   }
   const text = await readFile(file, "utf8");
   return text.length > DOCKERFILE_MAX ? text.slice(0, DOCKERFILE_MAX) : text;

@@ -36,8 +36,18 @@ export const buildEn = {
     `${p.log ? `\nLast lines of the build log:\n\`\`\`\n${p.log}\n\`\`\`` : ""}\n` +
     `${fixOffer(p)} (a slow step can often be made faster), or send /build ${p.project} again.`,
   buildCloneFailed: (p: Params) =>
-    `The build of ${p.project} failed: I could not clone its repository. ${p.error}\n` +
-    `Fix that, then send /build ${p.project} again.`,
+    `The build of ${p.project} failed: I could not clone its repository.\n` +
+    (p.reason === "private"
+      ? "It is private: store a GitHub token that can read it with /connect (in your private chat with me)"
+      : p.reason === "token-refused"
+        ? "Your stored GitHub token was refused: is it still valid, and can it read this repository? Store a new one with /connect"
+        : `git said: ${p.error}\nFix that`) +
+    `, then send /build ${p.project} again.`,
+  buildNoDockerfile: (p: Params) =>
+    `The build of ${p.project} failed: its repository has no ${p.path}. ${fixOffer(p)} (or add one to the repository), ` +
+    `or build from a template: /build ${p.project} node.`,
+  buildDockerfileOutside: (p: Params) =>
+    `The build of ${p.project} failed: ${p.path} points outside the repository, so I will not read it. Use a Dockerfile inside the repository.`,
   buildGaveUp: (p: Params) =>
     `The build of ${p.project} was interrupted ${p.attempts} times, so I stopped trying. Send /build ${p.project} to try again.`,
 } satisfies Record<string, (p: Params) => string>;
@@ -59,8 +69,18 @@ export const buildZhTW: Record<keyof typeof buildEn, (p: Params) => string> = {
     `${p.log ? `\n建置記錄的最後幾行：\n\`\`\`\n${p.log}\n\`\`\`` : ""}\n` +
     `${fixOfferZh(p)}（耗時的步驟通常可以加快）；或再傳送一次 /build ${p.project}。`,
   buildCloneFailed: (p) =>
-    `${p.project} 的建置失敗了：無法複製（clone）它的儲存庫。${p.error}\n` +
-    `修正後請再傳送一次 /build ${p.project}。`,
+    `${p.project} 的建置失敗了：無法複製（clone）它的儲存庫。\n` +
+    (p.reason === "private"
+      ? "這是私人儲存庫：請用 /connect 儲存一個能讀取它的 GitHub 權杖（在你與我的私訊中）"
+      : p.reason === "token-refused"
+        ? "你儲存的 GitHub 權杖被拒絕了：它是否仍然有效、能否讀取這個儲存庫？請用 /connect 儲存新的權杖"
+        : `git 的訊息：${p.error}\n請修正這個問題`) +
+    `，然後再傳送一次 /build ${p.project}。`,
+  buildNoDockerfile: (p) =>
+    `${p.project} 的建置失敗了：它的儲存庫裡沒有 ${p.path}。${fixOfferZh(p)}（或在儲存庫中加入一個），` +
+    `或改用範本建置：/build ${p.project} node。`,
+  buildDockerfileOutside: (p) =>
+    `${p.project} 的建置失敗了：${p.path} 指向儲存庫之外，所以我不會讀取它。請使用儲存庫內的 Dockerfile。`,
   buildGaveUp: (p) =>
     `${p.project} 的建置已被中斷 ${p.attempts} 次，所以我不再嘗試。傳送 /build ${p.project} 可以再試一次。`,
 };
