@@ -204,6 +204,27 @@ export function describeBuildJobsContract(
       expect((await jobs.finishedSince(since)).map((j) => j.id)).toEqual([job.id]);
     });
 
+    it("a request handled again (same request key) gets its build, even once it finished", async () => {
+      const p = await project();
+      const ask = () =>
+        jobs.create({ projectId: p.id, userId, source: { kind: "repo" }, requestKey: `cmd:${p.id}` });
+      const first = await ask();
+      expect(first).toMatchObject({ created: true, repeated: false });
+      expect(await ask()).toMatchObject({ created: false, repeated: true, job: { id: first.job.id } });
+      await jobs.claimById(first.job.id, "h", LEASE);
+      await jobs.finish(first.job.id, "h", { status: "failed", error: "e", log: null });
+      expect(await ask()).toMatchObject({ created: false, repeated: true, job: { id: first.job.id } });
+      // Another request is a new build.
+      const other = await jobs.create({
+        projectId: p.id,
+        userId,
+        source: { kind: "repo" },
+        requestKey: "cmd:x",
+      });
+      expect(other).toMatchObject({ created: true, repeated: false });
+      expect(other.job.id).not.toBe(first.job.id);
+    });
+
     it("deleting the project deletes its builds", async () => {
       const p = await project();
       const job = await queue(p);

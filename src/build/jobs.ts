@@ -81,16 +81,18 @@ export class BuildJobs {
   }
 
   /**
-   * Queues a build of the project, unless one is queued or running: then that one is returned with
-   * `created: false`. Atomic per project: the transaction starts by writing the project's row, which locks
-   * it on PostgreSQL and takes SQLite's write lock, so two requests cannot both see "none active".
+   * Queues a build of the project, unless one is queued or running, or one was made for the same
+   * `requestKey` (a request handled again after a crash): then that one is returned with `created: false`.
+   * Atomic per project: the transaction starts by writing the project's row, which locks it on PostgreSQL
+   * and takes SQLite's write lock, so two requests cannot both see "none active".
    */
   async create(input: {
     projectId: string;
     userId: string;
     source: BuildSource;
     notify?: BuildNotify | null | undefined;
-  }): Promise<{ job: BuildJob; created: boolean }> {
+    requestKey?: string | undefined;
+  }): Promise<{ job: BuildJob; created: boolean; repeated: boolean }> {
     const id = randomUUID();
     const now = this.#now();
     const created = await this.#db.transaction().execute(async (tx) => {
@@ -100,6 +102,14 @@ export class BuildJobs {
         .where("id", "=", input.projectId)
         .executeTakeFirst();
       if (locked.numUpdatedRows === 0n) throw new Error(`no project with id ${input.projectId}`);
+      if (input.requestKey !== undefined) {
+        const same = await tx
+          .selectFrom("builds")
+          .select("id")
+          .where("request_key", "=", input.requestKey)
+          .executeTakeFirst();
+        if (same) return { id: same.id, created: false, repeated: true };
+      }
       const active = await tx
         .selectFrom("builds")
         .select("id")
@@ -107,7 +117,7 @@ export class BuildJobs {
         .where("status", "in", ACTIVE)
         .orderBy("created_at")
         .executeTakeFirst();
-      if (active) return { id: active.id, created: false };
+      if (active) return { id: active.id, created: false, repeated: false };
       await tx
         .insertInto("builds")
         .values({
@@ -117,6 +127,7 @@ export class BuildJobs {
           status: "queued",
           source: JSON.stringify(input.source),
           notify: input.notify ? JSON.stringify(input.notify) : null,
+          request_key: input.requestKey ?? null,
           holder: null,
           lease_expires_at: null,
           step: null,
@@ -130,11 +141,11 @@ export class BuildJobs {
           finished_at: null,
         })
         .execute();
-      return { id, created: true };
+      return { id, created: true, repeated: false };
     });
     const job = await this.get(created.id);
     if (!job) throw new Error(`build ${created.id} vanished`);
-    return { job, created: created.created };
+    return { job, created: created.created, repeated: created.repeated };
   }
 
   async get(id: string): Promise<BuildJob | undefined> {

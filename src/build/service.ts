@@ -121,24 +121,30 @@ export class BuildService {
       throw new Error(`build concurrency must be at least 1, not ${this.#concurrency}`);
   }
 
-  /** Queues a build of the project (its repoUrl/branch) unless one is queued or running: then returns that one with queued=false. */
+  /**
+   * Queues a build of the project (its repoUrl/branch) unless one is queued or running: then returns that
+   * one with queued=false. `requestKey` names what asked (an inbox item, a tool call): asked again with the
+   * same key (after a crash) it returns the build made then, with `repeated`, and queues nothing.
+   */
   async request(input: {
     project: Project;
     userId: string;
     source: BuildSource;
     notify?: BuildNotify;
-  }): Promise<{ build: BuildRecord; queued: boolean }> {
+    requestKey?: string;
+  }): Promise<{ build: BuildRecord; queued: boolean; repeated: boolean }> {
     const { project, source } = input;
     if (source.kind === "repo" && !project.repoUrl) {
       throw new BuildRequestError(
         `${project.name} has no repository, so there is no Dockerfile to build from: build it from a template or give a Dockerfile`,
       );
     }
-    const { job, created } = await this.#jobs.create({
+    const { job, created, repeated } = await this.#jobs.create({
       projectId: project.id,
       userId: input.userId,
       source,
       notify: input.notify ?? null,
+      requestKey: input.requestKey,
     });
     if (created) {
       this.#logger.info(
@@ -152,7 +158,7 @@ export class BuildService {
       }
       this.#pump();
     }
-    return { build: toRecord(job), queued: created };
+    return { build: toRecord(job), queued: created, repeated };
   }
 
   async get(id: string): Promise<BuildRecord | undefined> {

@@ -133,23 +133,28 @@ export class ProjectOps {
     );
   }
 
-  /** Queues a build of the project's environment; progress and the outcome go to `notify`'s chat. */
+  /**
+   * Queues a build of the project's environment; progress and the outcome go to `notify`'s chat.
+   * `requestKey`: what asked (see `BuildService.request`), so a request handled twice builds once.
+   */
   async build(
     userId: string,
     name: string,
     source: BuildSource,
     notify?: TurnReply & { conversationKey: string },
-  ): Promise<{ build: BuildRecord; queued: boolean; project: Project }> {
+    requestKey?: string,
+  ): Promise<{ build: BuildRecord; queued: boolean; repeated: boolean; project: Project }> {
     const { builds } = this.#deps;
     if (!builds) throw new ProjectError("buildsUnavailable");
     const project = await this.find(userId, name);
     if (source.kind === "repo" && !project.repoUrl) {
       throw new ProjectError("buildNeedsRepo", { project: project.name });
     }
-    const { build, queued } = await builds.request({
+    const { build, queued, repeated } = await builds.request({
       project,
       userId,
       source,
+      ...(requestKey !== undefined && { requestKey }),
       ...(notify && {
         notify: {
           platform: notify.platform,
@@ -160,7 +165,7 @@ export class ProjectOps {
         },
       }),
     });
-    return { build, queued, project };
+    return { build, queued, repeated, project };
   }
 
   async lastBuild(

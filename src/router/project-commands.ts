@@ -44,9 +44,15 @@ export async function runProjectCommand(
           ? ({ kind: "template", template: template as TemplateName } as const)
           : ({ kind: "repo" } as const);
         const notify = { ...replyTo(event, ctx.language(event)), conversationKey: event.conversation.key };
-        const { build, queued, project: p } = await ops.build(user.id, project, source, notify);
-        // A queued build says so itself (the Build Service posts "building…" and its progress here).
-        if (!queued)
+        const {
+          build,
+          queued,
+          repeated,
+          project: p,
+        } = await ops.build(user.id, project, source, notify, key);
+        // A queued build says so itself (the Build Service posts "building…" and its progress here); this
+        // command handled again after a crash has its build already, and says nothing new.
+        if (!queued && !repeated)
           return ctx.say(key, event, "buildAlreadyRunning", { project: p.name, step: build.step ?? "" });
         return;
       }

@@ -93,7 +93,13 @@ async function run(ctx: RouterContext, turn: TurnRecord, name: string, input: In
       }
       // The project exists whatever happens to its build: say both, so a retry builds rather than creates.
       try {
-        const { build } = await ops.build(userId, created.name, { kind: "template", template }, notify);
+        const { build } = await ops.build(
+          userId,
+          created.name,
+          { kind: "template", template },
+          notify,
+          `tool:${turn.agent}:${callId}`,
+        );
         return { created: created.name, build: { id: build.id, status: build.status, template } };
       } catch (error) {
         const why =
@@ -105,7 +111,13 @@ async function run(ctx: RouterContext, turn: TurnRecord, name: string, input: In
       return { projects: await ops.list(userId) };
     case "build_environment": {
       const source = buildSource(input);
-      const { build, queued } = await ops.build(userId, project, source, notify);
+      const { build, queued } = await ops.build(
+        userId,
+        project,
+        source,
+        notify,
+        `tool:${turn.agent}:${callId}`,
+      );
       return queued
         ? {
             build: build.id,

@@ -175,6 +175,8 @@ export interface BuildsTable {
   source: string;
   /** JSON: where progress and the outcome are told (a chat's reply context), or null (the CLI). */
   notify: string | null;
+  /** What asked for it (`cmd:<inbox item>`, `tool:<agent>:<call id>`), unique; null from the CLI. */
+  request_key: string | null;
   /** Runs started so far (a run cut short by a crash is taken over and counted again). */
   attempt: Generated<number>;
   holder: string | null;

@@ -12,6 +12,7 @@ import { identity } from "./0009_identity.ts";
 import { delivery } from "./0010_delivery.ts";
 import { leases } from "./0011_leases.ts";
 import { environments } from "./0012_environments.ts";
+import { buildRequestKeys } from "./0013_build_request_keys.ts";
 
 /**
  * A schema change. Rules: migrations are append-only (never edit one that has shipped), names sort in
@@ -36,6 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   delivery,
   leases,
   environments,
+  buildRequestKeys,
 ];
 
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {
