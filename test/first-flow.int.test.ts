@@ -283,6 +283,9 @@ describe("from chat to a running project", () => {
       '"projectDeleted":true',
     );
     await waitFor(team.id, (t) => t.includes("The project demo was deleted"), groupMark);
+    // Its environment images are gone from the build host (this engine).
+    const label = ["cloudclaude.project=demo", `cloudclaude.user=${owner}`];
+    expect(await local.listImages({ filters: { label } })).toEqual([]);
     expect(
       (await containersOf(second.docker)).filter((c) => c.Labels["cloudclaude.kind"] === "project"),
     ).toEqual([]);

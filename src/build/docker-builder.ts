@@ -69,6 +69,29 @@ export class DockerImageBuilder implements ImageBuilder {
     return this.#limiter.run(() => this.#build(request, tag));
   }
 
+  async removeImages(owner: Pick<BuildRequest, "user" | "project">): Promise<number> {
+    const label = [
+      `${LABELS.managed}=true`,
+      `${LABELS.image}=project`,
+      `${LABELS.user}=${owner.user}`,
+      `${LABELS.project}=${owner.project}`,
+    ];
+    let removed = 0;
+    for (const image of await this.#docker.listImages({ filters: { label } })) {
+      const tags = (image.RepoTags ?? []).filter((tag) => !tag.startsWith("<none>"));
+      try {
+        // Not forced: an image a container still runs stays (the engine answers 409). Untagging the last
+        // tag removes the image (and its untagged parents: that project's build cache).
+        for (const name of tags.length > 0 ? tags : [image.Id]) await this.#docker.getImage(name).remove();
+        removed++;
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status !== 409 && status !== 404) throw error;
+      }
+    }
+    return removed;
+  }
+
   async #build(request: BuildRequest, tag: string): Promise<BuiltImage> {
     const started = Date.now();
     const abort = new AbortController();

@@ -52,6 +52,11 @@ export interface BuiltImage {
 export interface ImageBuilder {
   /** Builds and tags the image; rejects with `BuildFailedError` (log tail inside) or `BuildTimeoutError`. */
   build(request: BuildRequest): Promise<BuiltImage>;
+  /**
+   * Removes the images this builder made for a project (every revision) from its engine, except one a
+   * container still uses; resolves with how many went. For a deleted project.
+   */
+  removeImages(owner: Pick<BuildRequest, "user" | "project">): Promise<number>;
 }
 
 export interface Registry {

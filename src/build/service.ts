@@ -161,6 +161,21 @@ export class BuildService {
     return { build: toRecord(job), queued: created, repeated };
   }
 
+  /**
+   * Removes a deleted project's environment images from the build host (best effort: one in use stays, a
+   * failure is logged). Images pulled by other hosts and the registry's copies are left to their own clean-up.
+   */
+  async removeImagesOf(project: Project): Promise<number> {
+    try {
+      const removed = await this.#builder.removeImages({ user: project.ownerUserId, project: project.name });
+      this.#logger.info({ project: project.name, removed }, "removed the project's images");
+      return removed;
+    } catch (error) {
+      this.#logger.warn({ err: error, project: project.name }, "could not remove the project's images");
+      return 0;
+    }
+  }
+
   async get(id: string): Promise<BuildRecord | undefined> {
     const job = await this.#jobs.get(id);
     return job && toRecord(job);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { pino } from "pino";
+import { createBuildService } from "../build/index.ts";
 import type { Config } from "../config/index.ts";
 import { createOutbox } from "../delivery/index.ts";
 import { ProjectError, ProjectOps } from "../projects/operations.ts";
@@ -158,9 +159,14 @@ async function withOps(
       config.agents.runtime === "docker" ? createVmManager(config.docker, handle.db, logger) : undefined;
     const outbox = createOutbox(handle);
     const turns = new TurnStore(handle.db);
+    // Never started here (no workers): for removing a deleted project's images from the build host.
+    const builds = runtime
+      ? createBuildService(config, { db: handle.db, store, outbox, kickDelivery: () => {}, logger })
+      : undefined;
     const ops = new ProjectOps({
       store,
       runtime: runtime ?? noRuntime,
+      builds,
       // The server's open turns, from the database: a VM in the middle of one is not stopped or deleted.
       busyAgents: () => turns.busyAgents(config.agents.turnTimeoutMs + 5 * 60_000),
       // The server holds the bridges; its next message to a removed VM finds it gone and starts afresh.

@@ -294,6 +294,7 @@ export class ProjectOps {
     }
     await this.#removeVm(project);
     await store.projects.delete(project.id);
+    await this.#deps.builds?.removeImagesOf(project);
     return { project, unbound: bound.length };
   }
 
