@@ -101,11 +101,13 @@ export class BuildChat {
 export function describeFailure(
   error: unknown,
   lastStep: BuildStep | undefined,
+  asked: { askedByOwner: boolean },
 ): { key: MessageKey; params: Params; error: string; log: string | null } {
   if (error instanceof CloneError) {
+    // Only the owner's token clones: a member who asked cannot fix a token, the owner can.
     return {
       key: "buildCloneFailed",
-      params: { reason: error.reason, error: error.detail },
+      params: { reason: error.reason, error: error.detail, asker: asked.askedByOwner ? "owner" : "member" },
       error: error.message,
       log: null,
     };

@@ -377,6 +377,20 @@ describe("BuildService", () => {
     expect(texts.at(-1)).toMatch(
       /^The build of .* failed: I could not clone its repository\.\nIt is private: store a GitHub token that can read it with \/connect/,
     );
+    // Asked by a member: only the owner's token ever clones, so the owner is the one to ask.
+    const memberId = (
+      await opened.store.identities.resolveUser({ platform: "telegram", platformUserId: "7002" })
+    ).id;
+    const third = await service.request({
+      project,
+      userId: memberId,
+      source: { kind: "template", template: "generic" },
+      notify: notifyTo("509"),
+    });
+    expect((await makeService("test-e").runNow(third.build.id)).status).toBe("failed");
+    expect((await chat("telegram:509")).at(-1)?.text).toContain(
+      `only the owner's token clones it: ask the owner of ${project.name} to store one`,
+    );
     expect(readdirSync(workDir)).toEqual([]);
   }, 300_000);
 

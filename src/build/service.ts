@@ -146,6 +146,13 @@ export class BuildService {
       notify: input.notify ?? null,
       requestKey: input.requestKey,
     });
+    // Asked again after a crash (`repeated`): say "building…" again, in case the crash came before it was
+    // recorded (a no-op when it was: same idempotency key).
+    if (repeated && job.notify) {
+      await this.#chat(job.notify, this.#logger).say(acceptedKey(job.id), "buildAccepted", {
+        project: project.name,
+      });
+    }
     if (created) {
       this.#logger.info(
         { build: job.id, project: project.name, source: source.kind, chat: input.notify?.conversationKey },
@@ -447,7 +454,9 @@ export class BuildService {
           "build succeeded",
         );
       } else {
-        const failure = describeFailure(result.error, lastStep);
+        const failure = describeFailure(result.error, lastStep, {
+          askedByOwner: job.userId === project.ownerUserId,
+        });
         await chat.say(outcomeKey(job.id), failure.key, {
           project: name,
           ...failure.params,

@@ -39,7 +39,7 @@ export function registerBuildCommand(projects: Command, load: () => Config): voi
       )
       .option(
         "--as <platform:userId>",
-        "who asks, e.g. telegram:1001 (their stored GitHub token clones the repository); default the owner",
+        "who asks, e.g. telegram:1001: they must be the owner or a member (the owner's GitHub token clones); default the owner",
       )
       .addHelpText(
         "after",

@@ -1,8 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import Dockerode from "dockerode";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerImageBuilder } from "../build/docker-builder.ts";
+import { BuildJobs } from "../build/jobs.ts";
+import { BuildService } from "../build/service.ts";
+import { createOutbox } from "../delivery/outbox.ts";
 import { type OpenedStore, openStore, type User } from "../store/index.ts";
 import { ProcessRuntime } from "../vm/process-runtime.ts";
 import { ProjectError, ProjectOps } from "./operations.ts";
@@ -124,5 +129,67 @@ describe("project operations", () => {
     expect(await opened.store.projects.byName("shop")).toBeUndefined();
     expect(await opened.store.projects.bindingOf(team)).toBeUndefined();
     expect(await ops.list(friend.id)).toEqual([]);
+  });
+});
+
+describe("project operations with the Build Service", () => {
+  let withBuilds: ProjectOps;
+  let jobs: BuildJobs;
+  const woken: string[] = [];
+
+  beforeAll(() => {
+    const logger = pino({ level: "silent" });
+    const builds = new BuildService({
+      db: opened.handle.db,
+      store: opened.store,
+      // Never started, so nothing is built: these tests look at the requests and the rules around them.
+      builder: new DockerImageBuilder(new Dockerode({ socketPath: path.join(dir, "no-engine.sock") })),
+      outbox: createOutbox(opened.handle),
+      kickDelivery: () => {},
+      logger,
+      holder: "test",
+      workDir: path.join(dir, "builds"),
+      concurrency: 1,
+    });
+    jobs = new BuildJobs(opened.handle.db);
+    withBuilds = new ProjectOps({
+      store: opened.store,
+      runtime: new ProcessRuntime({ root: path.join(dir, "agents"), cli: "/nonexistent", logger }),
+      builds,
+      busyAgents: async () => new Set(),
+      dropConnection: async () => {},
+      wake: async (project) => {
+        woken.push(project.name);
+      },
+      announce: async () => {},
+    });
+  });
+
+  it("no VM before the environment; one build per request; no deletion in the middle of a build", async () => {
+    const project = await withBuilds.create(owner.id, { name: "api", repo: "https://git.example/api.git" });
+    expect(await refusal(withBuilds.startVm(owner.id, "api"))).toBe("environmentNotBuilt");
+    expect(woken).toEqual([]);
+
+    const first = await withBuilds.build(owner.id, "api", { kind: "repo" }, undefined, "cmd:41");
+    expect(first).toMatchObject({ queued: true, repeated: false });
+    // The same request handled again (after a crash): its build, nothing new queued.
+    const again = await withBuilds.build(owner.id, "api", { kind: "repo" }, undefined, "cmd:41");
+    expect(again).toMatchObject({ queued: false, repeated: true, build: { id: first.build.id } });
+    expect(await refusal(withBuilds.startVm(owner.id, "api"))).toBe("environmentBuilding");
+    expect(await refusal(withBuilds.deleteProject(owner.id, "api", "api"))).toBe("projectDeleteBuilding");
+
+    await jobs.claimById(first.build.id, "test", 60_000);
+    await jobs.finish(first.build.id, "test", { status: "failed", error: "e", log: null });
+    expect(await refusal(withBuilds.startVm(owner.id, "api"))).toBe("environmentNotBuilt");
+    await opened.store.projects.setImage(project.id, { image: "r/api@sha256:1", revision: "abc" });
+    await withBuilds.startVm(owner.id, "api");
+    expect(woken).toEqual(["api"]);
+    // A project without a repository runs on the agent image.
+    await withBuilds.create(owner.id, { name: "notes" });
+    await withBuilds.startVm(owner.id, "notes");
+    expect(woken).toEqual(["api", "notes"]);
+
+    await withBuilds.deleteProject(owner.id, "api", "api");
+    expect(await opened.store.projects.byName("api")).toBeUndefined();
   });
 });

@@ -282,6 +282,11 @@ export class ProjectOps {
     if (confirm.trim().toLowerCase() !== project.name) {
       throw new ProjectError("projectDeleteConfirm", { project: project.name });
     }
+    // A build under way would tag its image after the images were removed, with nothing left to own it.
+    const build = await this.#deps.builds?.latest(project.id);
+    if (build && (build.status === "queued" || build.status === "running")) {
+      throw new ProjectError("projectDeleteBuilding", { project: project.name, step: build.step ?? "" });
+    }
     // Chats first (told, then unbound), so no message recreates the VM while it goes; the row last. A crash
     // part-way leaves a project that deleting again finishes; each chat is told once (the key is stable).
     const { store } = this.#deps;

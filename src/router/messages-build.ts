@@ -37,11 +37,13 @@ export const buildEn = {
     `${fixOffer(p)} (a slow step can often be made faster), or send /build ${p.project} again.`,
   buildCloneFailed: (p: Params) =>
     `The build of ${p.project} failed: I could not clone its repository.\n` +
-    (p.reason === "private"
-      ? "It is private: store a GitHub token that can read it with /connect (in your private chat with me)"
-      : p.reason === "token-refused"
-        ? "Your stored GitHub token was refused: is it still valid, and can it read this repository? Store a new one with /connect"
-        : `git said: ${p.error}\nFix that`) +
+    (p.reason !== "other" && p.asker === "member"
+      ? `Its owner's GitHub token is missing or was refused, and only the owner's token clones it: ask the owner of ${p.project} to store one that can read it with /connect`
+      : p.reason === "private"
+        ? "It is private: store a GitHub token that can read it with /connect (in your private chat with me)"
+        : p.reason === "token-refused"
+          ? "Your stored GitHub token was refused: is it still valid, and can it read this repository? Store a new one with /connect"
+          : `git said: ${p.error}\nFix that`) +
     `, then send /build ${p.project} again.`,
   buildNoDockerfile: (p: Params) =>
     `The build of ${p.project} failed: its repository has no ${p.path}. ${fixOffer(p)} (or add one to the repository), ` +
@@ -70,11 +72,13 @@ export const buildZhTW: Record<keyof typeof buildEn, (p: Params) => string> = {
     `${fixOfferZh(p)}（耗時的步驟通常可以加快）；或再傳送一次 /build ${p.project}。`,
   buildCloneFailed: (p) =>
     `${p.project} 的建置失敗了：無法複製（clone）它的儲存庫。\n` +
-    (p.reason === "private"
-      ? "這是私人儲存庫：請用 /connect 儲存一個能讀取它的 GitHub 權杖（在你與我的私訊中）"
-      : p.reason === "token-refused"
-        ? "你儲存的 GitHub 權杖被拒絕了：它是否仍然有效、能否讀取這個儲存庫？請用 /connect 儲存新的權杖"
-        : `git 的訊息：${p.error}\n請修正這個問題`) +
+    (p.reason !== "other" && p.asker === "member"
+      ? `擁有者的 GitHub 權杖不存在或被拒絕，而只有擁有者的權杖能複製它：請 ${p.project} 的擁有者用 /connect 儲存一個能讀取它的權杖`
+      : p.reason === "private"
+        ? "這是私人儲存庫：請用 /connect 儲存一個能讀取它的 GitHub 權杖（在你與我的私訊中）"
+        : p.reason === "token-refused"
+          ? "你儲存的 GitHub 權杖被拒絕了：它是否仍然有效、能否讀取這個儲存庫？請用 /connect 儲存新的權杖"
+          : `git 的訊息：${p.error}\n請修正這個問題`) +
     `，然後再傳送一次 /build ${p.project}。`,
   buildNoDockerfile: (p) =>
     `${p.project} 的建置失敗了：它的儲存庫裡沒有 ${p.path}。${fixOfferZh(p)}（或在儲存庫中加入一個），` +

@@ -19,6 +19,8 @@ export const projectsEn = {
     `Deleting ${p.project} removes its VM, its disk (with any uncommitted work) and its bindings. To confirm, send /projects delete ${p.project}.`,
   projectDeleted: (p: Params) =>
     `Deleted the project ${p.project}${Number(p.unbound) > 0 ? `; ${p.unbound} bound chat(s) were told and go back to the switchboards` : ""}.`,
+  projectDeleteBuilding: (p: Params) =>
+    `${p.project} is being built right now${p.step ? ` (${p.step})` : ""}. Delete it once the build is done: I will post here when it is.`,
   projectDeletedHere: (p: Params) =>
     `The project ${p.project} was deleted by its owner. This chat is no longer bound to it: messages here go to each person's switchboard again.`,
   buildsUnavailable: () =>
@@ -78,6 +80,8 @@ export const projectsZhTW: Record<keyof typeof projectsEn, (p: Params) => string
     `刪除 ${p.project} 會移除它的 VM、磁碟（包括尚未提交的工作）和所有綁定。若確定要刪除，請傳送 /projects delete ${p.project}。`,
   projectDeleted: (p) =>
     `已刪除專案 ${p.project}${Number(p.unbound) > 0 ? `；已通知 ${p.unbound} 個綁定的聊天，它們將改回由各人的總機處理` : ""}。`,
+  projectDeleteBuilding: (p) =>
+    `${p.project} 正在建置中${p.step ? `（${p.step}）` : ""}。請等建置完成後再刪除；完成時我會在建置的聊天中通知。`,
   projectDeletedHere: (p) =>
     `專案 ${p.project} 已被擁有者刪除。此聊天不再綁定它：這裡的訊息會再次交給每個人的總機。`,
   buildsUnavailable: () =>

@@ -256,7 +256,7 @@ export class Router {
         await this.#ctx.projects.requireEnvironment(target.project);
       } catch (error) {
         if (!(error instanceof ProjectError)) throw error;
-        await this.#ctx.say(`cmd:${ids[0]}`, first, error.key, error.params);
+        if (!quiet) await this.#ctx.say(`cmd:${ids[0]}`, first, error.key, error.params);
         return ids;
       }
     }

@@ -111,13 +111,15 @@ async function run(ctx: RouterContext, turn: TurnRecord, name: string, input: In
       return { projects: await ops.list(userId) };
     case "build_environment": {
       const source = buildSource(input);
-      const { build, queued } = await ops.build(
+      const { build, queued, repeated } = await ops.build(
         userId,
         project,
         source,
         notify,
         `tool:${turn.agent}:${callId}`,
       );
+      // This very call handled before (a replay after a crash): where its build is now.
+      if (repeated) return { build: build.id, status: build.status, step: build.step, error: build.error };
       return queued
         ? {
             build: build.id,

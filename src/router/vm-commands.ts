@@ -57,6 +57,8 @@ export async function runVmCommand(
         await ops.stopVm(user.id, project.name);
         return ctx.say(key, event, "vmStopped", params);
       case "restart":
+        // Not stopped when it could not start again (no environment yet).
+        await ops.requireEnvironment(project);
         await ops.stopVm(user.id, project.name);
         await ops.startVm(user.id, project.name);
         return ctx.say(key, event, "vmRestarted", params);

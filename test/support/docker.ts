@@ -316,8 +316,7 @@ export function demux(buffer: Buffer): { stdout: string; stderr: string } {
   return { stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
-/** Removes every container and volume an installation (`CLOUDCLAUDE_INSTANCE`) left on an engine. */
-/** Removes every image carrying `label` (`key=value`), tags and all; one still in use stays, silently. */
+/** Removes every image carrying `label` (`key=value`), tags and all (forced); errors are ignored. */
 export async function removeImages(docker: Dockerode, label: string): Promise<void> {
   for (const image of await docker.listImages({ filters: { label: [label] } })) {
     await docker
@@ -327,6 +326,7 @@ export async function removeImages(docker: Dockerode, label: string): Promise<vo
   }
 }
 
+/** Removes every container and volume an installation (`CLOUDCLAUDE_INSTANCE`) left on an engine. */
 export async function removeInstance(docker: Dockerode, instance: string): Promise<void> {
   const filters = { label: [`cloudclaude.instance=${instance}`] };
   for (const c of await docker.listContainers({ all: true, filters })) {
