@@ -77,32 +77,27 @@ try {
     const coldUrl = git.createRepo("public", `cold-${nonce}`, files("# first\n"));
     const warmUrl = git.createRepo("public", `warm-${nonce}`, files("# a later commit\n"));
 
-    const coldDir = join(scratch, `cold-${nonce}`);
-    const clone = await timed("clone", () => cloneRepository({ url: coldUrl, dir: coldDir }));
-    const cold = await timed("cold build", () =>
-      builder.build({
+    /** The repository's own Dockerfile with our layer, tagged under the registry (what the service does). */
+    const build = async (dir: string, commit: string) => {
+      const built = await builder.build({
         user,
         project: "app",
-        revision: clone.commit.slice(0, 12),
-        contextDir: coldDir,
+        revision: commit.slice(0, 12),
+        contextDir: dir,
         source: { kind: "repo" },
-      }),
-    );
-    made.push(cold.tag);
+      });
+      made.push(built.tag);
+      return built;
+    };
+
+    const coldDir = join(scratch, `cold-${nonce}`);
+    const clone = await timed("clone", () => cloneRepository({ url: coldUrl, dir: coldDir }));
+    const cold = await timed("cold build", () => build(coldDir, clone.commit));
     const pushed = await timed("push", () => push.push(cold.tag));
 
     const warmDir = join(scratch, `warm-${nonce}`);
     const warmClone = await cloneRepository({ url: warmUrl, dir: warmDir });
-    const warm = await timed("warm build", () =>
-      builder.build({
-        user,
-        project: "app",
-        revision: warmClone.commit.slice(0, 12),
-        contextDir: warmDir,
-        source: { kind: "repo" },
-      }),
-    );
-    made.push(warm.tag);
+    const warm = await timed("warm build", () => build(warmDir, warmClone.commit));
     await timed("warm push", () => push.push(warm.tag));
     await timed("pull elsewhere", () => pullImage(second.docker, pushed.reference));
     await second.docker
