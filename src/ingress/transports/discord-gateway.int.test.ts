@@ -93,13 +93,14 @@ describe("Discord Gateway", () => {
     fake.messageCreate("m2");
     fake.sendReconnect();
     fake.messageCreate("m3"); // sent while the client reconnects: replayed on RESUME
-    await waitFor(() => fake.resumes.length === 1 && fake.openSockets === 1, "a RESUME after op 7");
+    // Generous deadlines: @discordjs/ws waits before reconnecting, longer on a busy machine.
+    await waitFor(() => fake.resumes.length === 1 && fake.openSockets === 1, "a RESUME after op 7", 30_000);
     fake.messageCreate("m4");
     await drainUntil(4);
 
     fake.dropConnections();
     fake.messageCreate("m5");
-    await waitFor(() => fake.resumes.length === 2, "a RESUME after the drop");
+    await waitFor(() => fake.resumes.length === 2, "a RESUME after the drop", 30_000);
     fake.messageCreate("m6");
     await drainUntil(6);
     await new Promise((r) => setTimeout(r, 100));
