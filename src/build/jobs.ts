@@ -270,6 +270,28 @@ export class BuildJobs {
     };
   }
 
+  /**
+   * Renews `holder`'s lease every third of it while a run goes on: `onLost` once another worker has the
+   * build, `onError` when a renewal could not be written. Returns the function that stops renewing.
+   */
+  keepLease(
+    id: string,
+    holder: string,
+    leaseMs: number,
+    handlers: { onLost: () => void; onError: (error: unknown) => void },
+  ): () => void {
+    const timer = setInterval(
+      () => {
+        this.extend(id, holder, leaseMs).then((held) => {
+          if (!held) handlers.onLost();
+        }, handlers.onError);
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Renews `holder`'s lease until now + `leaseMs`; false when the build is no longer theirs. */
   async extend(id: string, holder: string, leaseMs: number): Promise<boolean> {
     const result = await this.#db

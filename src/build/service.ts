@@ -315,18 +315,10 @@ export class BuildService {
     const onAbort = (reason: unknown) => lost.abort(reason);
     signal.addEventListener("abort", () => onAbort(signal.reason), { once: true });
     if (signal.aborted) onAbort(signal.reason);
-    const renew = setInterval(
-      () => {
-        this.#jobs.extend(job.id, this.#holder, this.#leaseMs).then(
-          (held) => {
-            if (!held) onAbort(new RunAborted("lost"));
-          },
-          (error: unknown) => log.warn({ err: error }, "could not renew the build's lease"),
-        );
-      },
-      Math.max(50, Math.floor(this.#leaseMs / 3)),
-    );
-    renew.unref();
+    const stopRenewing = this.#jobs.keepLease(job.id, this.#holder, this.#leaseMs, {
+      onLost: () => onAbort(new RunAborted("lost")),
+      onError: (error) => log.warn({ err: error }, "could not renew the build's lease"),
+    });
 
     const dir = path.join(this.#workDir, `${job.id}.${job.attempt}`);
     const pending: Promise<unknown>[] = [];
@@ -474,7 +466,7 @@ export class BuildService {
       return this.#current(job);
     } finally {
       throttle.close();
-      clearInterval(renew);
+      stopRenewing();
       // An abandoned clone or build may still write into the directory: remove it once they are done.
       const remove = () => rm(dir, { recursive: true, force: true }).catch(() => {});
       if (lost.signal.aborted) void Promise.allSettled(pending).then(remove);
