@@ -9,6 +9,7 @@ import { projectIdOf } from "../vm/names.ts";
 import type { PendingApproval, RouterContext } from "./context.ts";
 import { type Language, type MessageKey, message } from "./messages.ts";
 import { enqueueReply } from "./replies.ts";
+import { TOOL_RESULT_PREFIX } from "./switchboard-tools.ts";
 
 /**
  * Who may answer a tool request: the person whose turn asked, and on a project's VM also its owner and
@@ -152,7 +153,7 @@ export async function purgeApprovalState(
       eb.or([
         eb("key", "like", "approval-token:%"),
         eb("key", "like", "approval-decision:%"),
-        eb("key", "like", "tool-result:%"),
+        eb("key", "like", `${TOOL_RESULT_PREFIX}%`),
       ]),
     )
     .where("updated_at", "<", now - ttlMs)

@@ -60,8 +60,9 @@ async function execute(
   }
 }
 
-/** Kept with the approval state and purged with it (`purgeApprovalState`). */
-export const toolResultKey = (agent: string, callId: string) => `tool-result:${agent}:${callId}`;
+/** Stored results of tool calls: kept with the approval state and purged with it (`purgeApprovalState`). */
+export const TOOL_RESULT_PREFIX = "tool-result:";
+const toolResultKey = (agent: string, callId: string) => `${TOOL_RESULT_PREFIX}${agent}:${callId}`;
 
 type Input = Record<string, unknown>;
 const str = (input: Input, key: string): string | undefined =>
